@@ -1,0 +1,81 @@
+"""secretstores: use secrets from external secret stores in configuration templates.
+
+The names most users need are importable from here::
+
+    from secretstores import SecretStores, hookimpl
+
+Heavy modules (the template engine, the cache, cryptography) load on first use
+of the name that needs them, and provider SDKs only when a store is first used.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from secretstores.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    ConfigError,
+    PluginNotInstalledError,
+    ReadOnlyStoreError,
+    SecretLookupError,
+    SecretNotFoundError,
+    SecretStoresError,
+    StoreError,
+    StoreUnavailableError,
+    TemplateError,
+    Unauthorized,
+    UnknownReferenceError,
+    UnknownStoreError,
+    WriteConflictError,
+)
+from secretstores.model import FetchResult, SecretMapping, Session, Status, StoreSpec, StoreType
+
+if TYPE_CHECKING:
+    from secretstores.api import SecretStores
+
+try:
+    __version__ = version("secretstores")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+#: Marks a function as a hook implementation of a secretstores plugin.
+hookimpl = pluggy.HookimplMarker("secretstores")
+
+__all__ = [
+    "AccessDeniedError",
+    "AuthenticationError",
+    "ConfigError",
+    "FetchResult",
+    "PluginNotInstalledError",
+    "ReadOnlyStoreError",
+    "SecretLookupError",
+    "SecretMapping",
+    "SecretNotFoundError",
+    "SecretStores",
+    "SecretStoresError",
+    "Session",
+    "Status",
+    "StoreError",
+    "StoreSpec",
+    "StoreType",
+    "StoreUnavailableError",
+    "TemplateError",
+    "Unauthorized",
+    "UnknownReferenceError",
+    "UnknownStoreError",
+    "WriteConflictError",
+    "__version__",
+    "hookimpl",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SecretStores":
+        from secretstores.api import SecretStores
+
+        return SecretStores
+    raise AttributeError(f"module 'secretstores' has no attribute {name!r}")

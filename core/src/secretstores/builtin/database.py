@@ -1,0 +1,177 @@
+"""The SQL side of the ``db`` store: SQLite and PostgreSQL behind one small class."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from secretstores.crypto import Cipher, DecryptionError, load_key
+from secretstores.errors import StoreUnavailableError
+from secretstores.model import FetchResult
+from secretstores.paths import data_dir, private_dir
+
+if TYPE_CHECKING:
+    from secretstores.builtin.db_store import DbConfig
+
+_BATCH = 500
+
+
+def default_url() -> str:
+    """``sqlite:///<data dir>/secrets.db``."""
+    return f"sqlite:///{data_dir() / 'secrets.db'}"
+
+
+class Database:
+    """Encrypted name -> value rows in one table; one connection per thread."""
+
+    def __init__(self, url: str, table: str, cipher: Cipher) -> None:
+        self.url = url
+        self.table = table
+        self.cipher = cipher
+        self.postgres = url.startswith(("postgresql://", "postgres://"))
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._mark = "%s" if self.postgres else "?"
+        self._create()
+
+    def __repr__(self) -> str:
+        kind = "postgresql" if self.postgres else "sqlite"
+        return f"Database({kind}, table={self.table!r})"
+
+    @classmethod
+    def open(cls, config: DbConfig) -> Database:
+        """Open (and create if needed) the database a ``db`` store's configuration names."""
+        from secretstores.builtin.db_store import MASTER_KEY_VARIABLE
+
+        url = config.url or default_url()
+        key_file = Path(config.key_file) if config.key_file else data_dir() / "keys" / "master.key"
+        cipher = Cipher(load_key(MASTER_KEY_VARIABLE, key_file, "db master"))
+        return cls(url, config.table, cipher)
+
+    # -- connections --------------------------------------------------------
+
+    def _connect(self) -> Any:
+        if self.postgres:
+            try:
+                import psycopg
+            except ImportError:
+                raise StoreUnavailableError(
+                    "PostgreSQL support is not installed: pip install 'secretstores[postgres]'"
+                ) from None
+            try:
+                return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            except psycopg.Error as exc:
+                raise StoreUnavailableError(
+                    f"cannot connect to PostgreSQL: {type(exc).__name__}"
+                ) from None
+        path = Path(self.url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+        private_dir(path.parent)
+        connection = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                     check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA busy_timeout=30000")
+        path.chmod(0o600)
+        return connection
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connect()
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        cursor = connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _create(self) -> None:
+        blob = "BYTEA" if self.postgres else "BLOB"
+        with self._cursor() as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                "name TEXT PRIMARY KEY, version INTEGER NOT NULL, key_id TEXT NOT NULL, "
+                f"ciphertext {blob} NOT NULL, updated_at DOUBLE PRECISION NOT NULL)"
+            )
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- rows ---------------------------------------------------------------
+
+    def _aad(self, name: str) -> bytes:
+        return f"{self.table}\0{name}".encode()
+
+    def fetch(self, names: Sequence[str]) -> dict[str, FetchResult]:
+        """Results for ``names``: found, not found, or denied when another key made it."""
+        rows: dict[str, tuple[str, bytes]] = {}
+        for start in range(0, len(names), _BATCH):
+            chunk = list(names[start:start + _BATCH])
+            marks = ", ".join([self._mark] * len(chunk))
+            with self._cursor() as cursor:
+                cursor.execute(
+                    f"SELECT name, key_id, ciphertext FROM {self.table} WHERE name IN ({marks})",
+                    chunk,
+                )
+                for name, key_id, blob in cursor.fetchall():
+                    rows[name] = (key_id, bytes(blob))
+        results: dict[str, FetchResult] = {}
+        for name in names:
+            if name not in rows:
+                results[name] = FetchResult.not_found(f"no secret named '{name}'")
+                continue
+            key_id, blob = rows[name]
+            try:
+                value = self.cipher.decrypt(blob, self._aad(name)).decode()
+            except DecryptionError:
+                reason = ("it was encrypted with another master key" if key_id != self.cipher.key_id
+                          else "its ciphertext failed the integrity check")
+                results[name] = FetchResult.denied(f"cannot decrypt '{name}': {reason}")
+            else:
+                results[name] = FetchResult.found(value)
+        return results
+
+    def put(self, name: str, value: str) -> None:
+        """Insert or replace ``name`` in one atomic statement (the version goes up by one)."""
+        blob = self.cipher.encrypt(value.encode(), self._aad(name))
+        m = self._mark
+        with self._cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.table} (name, version, key_id, ciphertext, updated_at) "
+                f"VALUES ({m}, 1, {m}, {m}, {m}) ON CONFLICT (name) DO UPDATE SET "
+                f"version = {self.table}.version + 1, key_id = excluded.key_id, "
+                "ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
+                (name, self.cipher.key_id, blob, time.time()),
+            )
+
+    def delete(self, name: str) -> bool:
+        """Delete ``name``; True when it existed."""
+        with self._cursor() as cursor:
+            cursor.execute(f"DELETE FROM {self.table} WHERE name = {self._mark}", (name,))
+            return bool(cursor.rowcount)
+
+    def list_names(self) -> list[str]:
+        """Every secret name in the table."""
+        with self._cursor() as cursor:
+            cursor.execute(f"SELECT name FROM {self.table} ORDER BY name")
+            return [row[0] for row in cursor.fetchall()]
+
+    def version(self, name: str) -> int | None:
+        """How many times ``name`` was written (None if it does not exist)."""
+        with self._cursor() as cursor:
+            cursor.execute(f"SELECT version FROM {self.table} WHERE name = {self._mark}", (name,))
+            row = cursor.fetchone()
+            return int(row[0]) if row else None
