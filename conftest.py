@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,3 +24,23 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     reset_plugins()
     yield home
     reset_plugins()
+
+
+_postgres_reachable: bool | None = None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip PostgreSQL tests where no server listens, except in CI, where it must."""
+    global _postgres_reachable
+    if item.get_closest_marker("postgres") is None:
+        return
+    if _postgres_reachable is None:
+        import socket
+
+        try:
+            socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+            _postgres_reachable = True
+        except OSError:
+            _postgres_reachable = False
+    if not _postgres_reachable and not os.environ.get("CI"):
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432 (CI requires one)")

@@ -209,7 +209,8 @@ class StoreRuntime:
 
     # -- writing -----------------------------------------------------------
 
-    def _writable(self, action: str) -> None:
+    def check_writable(self, action: str) -> None:
+        """Raise :class:`ReadOnlyStoreError` when this store cannot be written."""
         if self.spec.read_only:
             raise ReadOnlyStoreError(
                 f"cannot {action}: the store is read-only (type '{self.spec.type}'"
@@ -223,7 +224,7 @@ class StoreRuntime:
 
     def put(self, name: str, value: str) -> None:
         """Write ``value`` as secret ``name`` and drop its cached value."""
-        self._writable("store a secret")
+        self.check_writable("store a secret")
 
         def call(client: Any) -> Any:
             return self._plugins.hook.secretstores_store(
@@ -241,7 +242,7 @@ class StoreRuntime:
 
     def delete(self, name: str) -> bool:
         """Delete secret ``name``; True when it existed."""
-        self._writable("delete a secret")
+        self.check_writable("delete a secret")
 
         def call(client: Any) -> Any:
             return self._plugins.hook.secretstores_delete(store=self.spec, client=client, name=name)

@@ -1,0 +1,107 @@
+"""The ``secretstores`` command.
+
+Global options go before the command::
+
+    secretstores --config c.json --env-prefix ARCHESTRA render t.j2
+
+Errors are one line on stderr and a non-zero exit code; ``--debug`` adds the
+traceback. No message ever holds a secret value.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import click
+
+from secretstores.errors import ConfigError, SecretStoresError, TemplateError
+
+logger = logging.getLogger("secretstores")
+
+
+@attrs.define
+class Options:
+    """The global options, resolved into a :class:`SecretStores` on first use."""
+
+    config: str | None
+    env_prefix: str
+    strict_manager: bool | None
+    debug: bool
+    _stores: Any = None
+
+    def stores(self) -> Any:
+        """The configured stores (built once per command)."""
+        if self._stores is None:
+            from secretstores.api import SecretStores
+
+            self._stores = SecretStores.discover(
+                self.config, env_prefix=self.env_prefix, strict_manager=self.strict_manager
+            )
+        return self._stores
+
+
+class _StderrFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"secretstores: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, ConfigError | TemplateError) and len(exc.problems) > 1:
+        head = str(exc).splitlines()[0].rstrip(":")
+        return f"{head}: " + "; ".join(exc.problems)
+    return " ".join(str(exc).split("\n"))
+
+
+class Group(click.Group):
+    """A click group that turns secretstores errors into one line on stderr."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SecretStoresError as exc:
+            options = ctx.find_object(Options)
+            if options is not None and options.debug:
+                raise
+            click.echo(f"secretstores: error: {_one_line(exc)}", err=True)
+            ctx.exit(1)
+
+
+def _version() -> str:
+    from secretstores import __version__
+
+    return __version__
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), prog_name="secretstores")
+@click.option("--config", "-c", metavar="FILE",
+              help="Configuration file (default: $SECRETSTORES_CONFIG, then "
+                   "./secretstores.toml or ./secretstores.json).")
+@click.option("--env-prefix", default="SECRETSTORES", show_default=True,
+              help="Prefix of <PREFIX>_SECRETS_MANAGER and its variables.")
+@click.option("--strict-manager/--no-strict-manager", default=None,
+              help="Refuse instead of falling back to database storage when the "
+                   "secrets manager's variables are incomplete.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, env_prefix: str,
+         strict_manager: bool | None, debug: bool) -> None:
+    """Use secrets from external secret stores in configuration templates."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_StderrFormatter())
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logger.propagate = False
+    ctx.obj = Options(config, env_prefix, strict_manager, debug)
+
+
+pass_options: Callable[..., Any] = click.make_pass_decorator(Options)
+
+
+from secretstores.cli import admin, secrets  # noqa: E402  (commands register on `main`)
+
+__all__ = ["Options", "admin", "main", "pass_options", "secrets"]
