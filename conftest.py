@@ -1,4 +1,7 @@
-"""Fixtures shared by every test in the repository (core and plugins): an isolated home, keys and cache per test."""
+"""Fixtures shared by every test in the repository (core and plugins).
+
+Each test gets an isolated home: its own keys, database and cache.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from secretstores.plugins import reset_plugins
 
 

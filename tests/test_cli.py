@@ -80,14 +80,14 @@ def test_errors_are_one_line_without_traceback_or_value(tmp_path: Path) -> None:
 def test_invalid_configuration_lists_every_problem(tmp_path: Path) -> None:
     config = tmp_path / "secretstores.json"
     config.write_text(json.dumps({"stores": [
-        {"name": "a", "type": "aws_secrets_manager", "configuration": {}},
+        {"name": "a", "type": "gcp_secret_manager", "configuration": {}},
         {"name": "b-bad", "type": "env", "configuration": {"prefix": 3}},
         {"type": "env"},
     ]}))
     result = cli("stores", cwd=tmp_path)  # found as ./secretstores.json
     assert result.returncode == 1
     message = result.stderr
-    assert "pip install secretstores-aws" in message
+    assert "pip install secretstores-gcp" in message
     assert "store 'b-bad'" in message and "prefix" in message
     assert "stores[2]: missing required field 'name'" in message
 
@@ -116,8 +116,8 @@ def test_run_passes_secrets_to_the_child_only(tmp_path: Path) -> None:
     env_file = tmp_path / "app.env.j2"
     env_file.write_text("# comment\nDB_PASSWORD={{ secrets.local.db_password }}\n"
                         "export MODE='prod'\n")
-    script = "import os; print(os.environ['DB_PASSWORD'] == %r, os.environ['MODE'], " \
-             "os.environ['EXTRA'])" % CANARY
+    script = (f"import os; print(os.environ['DB_PASSWORD'] == {CANARY!r}, "
+              "os.environ['MODE'], os.environ['EXTRA'])")
     result = cli("run", "--env-file", str(env_file), "-e", "EXTRA={{ secrets.local.db_password "
                  "| length }}", "--", sys.executable, "-c", script)
     assert result.returncode == 0, result.stderr

@@ -18,6 +18,7 @@ import importlib
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -137,7 +138,8 @@ class Plugins:
                 problems: list[str] = []
                 for impl in self.pm.hook.secretstores_store_types.get_hookimpls():
                     plugin_name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
-                    for store_type in impl.function():
+                    declared: Sequence[StoreType] = impl.function()  # type: ignore[assignment]
+                    for store_type in declared:
                         if store_type.name in types:
                             other = types[store_type.name][1]
                             problems.append(

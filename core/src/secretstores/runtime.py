@@ -9,6 +9,7 @@ store and never a value.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -69,7 +70,9 @@ class StoreRuntime:
     def store_key(self) -> str:
         """The store's keyed fingerprint in the cache (name, type and configuration)."""
         if self._store_key is None:
-            self._store_key = self._cache.store_key(self.name, self.spec.type, _fingerprint(self.spec))
+            self._store_key = self._cache.store_key(
+                self.name, self.spec.type, _fingerprint(self.spec)
+            )
         return self._store_key
 
     # -- sessions -----------------------------------------------------------
@@ -84,10 +87,9 @@ class StoreRuntime:
                 return current  # type: ignore[return-value]  # another thread renewed it
             self._session = self._authenticate()
             if current is not None and current.close is not None:
-                try:
+                # closing an old client must not fail the new one
+                with contextlib.suppress(Exception):
                     current.close()
-                except Exception:  # closing an old client must not fail the new one
-                    pass
             return self._session
 
     def _authenticate(self) -> Session:
@@ -270,4 +272,6 @@ class StoreRuntime:
 
 
 def _expiring(session: Session) -> bool:
-    return session.expires_at is not None and time.time() >= session.expires_at - session.renew_before
+    if session.expires_at is None:
+        return False
+    return time.time() >= session.expires_at - session.renew_before

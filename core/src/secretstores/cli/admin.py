@@ -96,7 +96,8 @@ def migrate(options: Options, source: str, destination: str, overwrite: bool,
 
     Safe to run again: identical secrets are skipped.
     """
-    from secretstores.migrate import Step, migrate as run_migration
+    from secretstores.migrate import Step
+    from secretstores.migrate import migrate as run_migration
 
     interactive = sys.stderr.isatty()
 

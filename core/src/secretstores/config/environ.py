@@ -67,4 +67,6 @@ def manager_definition(
         logger.warning("%s; falling back to database storage", problem)
         return local
     known = ", ".join(["DB", *sorted(KNOWN_MANAGERS)])
-    raise ConfigError([f"{variable}: unknown secrets manager '{chosen}' (expected one of: {known})"])
+    raise ConfigError(
+        [f"{variable}: unknown secrets manager '{chosen}' (expected one of: {known})"]
+    )

@@ -134,8 +134,8 @@ class Renderer:
                 else:
                     pending.setdefault(store, []).append(identifier)
         if len(pending) == 1:
-            [(store, identifiers)] = pending.items()
-            fetched = [(store, self._runtimes[store].fetch_uncached(identifiers))]
+            [(store, missing)] = pending.items()
+            fetched = [(store, self._runtimes[store].fetch_uncached(missing))]
         elif pending:
             pool = self._executor()
             futures = [(s, pool.submit(self._runtimes[s].fetch_uncached, ids))
