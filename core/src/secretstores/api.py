@@ -60,7 +60,7 @@ class SecretStores:
         }
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._renderer = Renderer(self._runtimes, self._executor)
+        self._renderer = Renderer(self._runtimes, self._executor, self.cache.memory)
 
     def __repr__(self) -> str:
         return f"SecretStores(stores={sorted(self._runtimes)!r}, source={self.config.source!r})"
@@ -207,8 +207,8 @@ class SecretStores:
                       context: Mapping[str, Any] | None = None) -> str:
         """Render a template string; ``name`` appears in error messages with the line."""
         compiled = self._renderer.compile(source, name)
-        results = self._renderer.prefetch([compiled])
-        return self._renderer.render(compiled, results, context)
+        values = self._renderer.prefetch([compiled])
+        return self._renderer.render(compiled, values, context)
 
     def render_file(self, path: str | os.PathLike[str], *,
                     context: Mapping[str, Any] | None = None) -> str:
@@ -241,13 +241,13 @@ class SecretStores:
                     collect(value, f"{path}[{index}]")
 
         collect(data, name)
-        results = self._renderer.prefetch(list(leaves.values()))
+        values = self._renderer.prefetch(list(leaves.values()))
 
         def build(node: Any, path: str) -> Any:
             if isinstance(node, str):
                 compiled = leaves.get(path)
                 return node if compiled is None else self._renderer.render(
-                    compiled, results, context)
+                    compiled, values, context)
             if isinstance(node, Mapping):
                 return {key: build(value, f"{path}.{key}") for key, value in node.items()}
             if isinstance(node, list | tuple):

@@ -80,12 +80,13 @@ class SecretCache:
         digest = hmac.new(self._hmac_key, identifier.encode(), "sha256").hexdigest()[:32]
         return f"{store_key}:{digest}"
 
-    def get_memory(self, store_key: str, identifier: str) -> str | None:
-        """The value from the in-memory tier only (no disk access), or None."""
-        entry = self._memory.get((store_key, identifier))
-        if entry is None or entry[0] <= time.monotonic():
-            return None
-        return entry[1]
+    @property
+    def memory(self) -> dict[tuple[str, str], tuple[float, str]]:
+        """The in-memory tier: ``(store key, identifier) -> (monotonic expiry, value)``.
+
+        Read-only for callers; the renderer reads it directly on its warm path.
+        """
+        return self._memory
 
     def get(self, store_key: str, identifier: str) -> str | None:
         """The cached value, or None when missing, expired, corrupt or tampered with."""
@@ -135,7 +136,7 @@ class SecretCache:
         """Forget one secret, one store's secrets, or everything; return entries removed."""
         disk = self._open()
         if store_key is None:
-            self._memory.clear()
+            self._memory.clear()  # in place: the renderer holds this dict
             return int(disk.clear())
         if identifier is not None:
             self._memory.pop((store_key, identifier), None)

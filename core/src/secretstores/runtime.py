@@ -150,12 +150,6 @@ class StoreRuntime:
             return None
         return self._cache.get(self.store_key, identifier)
 
-    def cached_in_memory(self, identifier: str) -> str | None:
-        """The value from the in-memory cache tier only (never touches the disk), or None."""
-        if self.ttl <= 0:
-            return None
-        return self._cache.get_memory(self.store_key, identifier)
-
     def fetch(self, identifiers: Iterable[str]) -> dict[str, FetchResult]:
         """Results for ``identifiers``: cached ones first, the rest in one hook call."""
         results: dict[str, FetchResult] = {}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterator
 
 import attrs
 from jinja2 import nodes
+from jinja2.visitor import NodeTransformer
 
 
 @attrs.frozen
@@ -72,3 +74,38 @@ def _walk(node: nodes.Node, root: str) -> Iterator[Reference]:
 def collect_references(ast: nodes.Template, root: str = "secrets") -> list[Reference]:
     """Every static reference under the global ``root`` in a parsed template, in order."""
     return list(_walk(ast, root))
+
+
+def slot_variable(store: str, key: str) -> str:
+    """The template variable a static ``secrets.STORE.KEY`` is compiled into."""
+    digest = hashlib.blake2b(f"{store}\0{key}".encode(), digest_size=8).hexdigest()
+    return f"__secretstores_{digest}"
+
+
+class _Binder(NodeTransformer):
+    """Replaces each static ``secrets.STORE.KEY`` with a plain variable lookup."""
+
+    def __init__(self, root: str, accept: Callable[[str, str], bool]) -> None:
+        self.root = root
+        self.accept = accept
+
+    def _visit_chain(self, node: nodes.Getattr | nodes.Getitem) -> nodes.Node:
+        name, parts = _unwind(node)
+        if (name == self.root and len(parts) == 2 and parts[0] is not None
+                and parts[1] is not None and self.accept(parts[0], parts[1])):
+            return nodes.Name(slot_variable(parts[0], parts[1]), "load", lineno=node.lineno)
+        return self.generic_visit(node)  # type: ignore[no-any-return]
+
+    visit_Getattr = _visit_chain
+    visit_Getitem = _visit_chain
+
+
+def bind_references(ast: nodes.Template, accept: Callable[[str, str], bool],
+                    root: str = "secrets") -> nodes.Template:
+    """Compile static references into variables (see :func:`slot_variable`), in place.
+
+    Rendering then reads each secret as fast as a plain variable; the values
+    are fetched beforehand, in one batch per store. ``accept(store, key)``
+    says which references to bind (those that resolve).
+    """
+    return _Binder(root, accept).visit(ast)  # type: ignore[no-any-return]
