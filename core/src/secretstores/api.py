@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -60,7 +61,8 @@ class SecretStores:
         }
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._renderer = Renderer(self._runtimes, self._executor, self.cache.memory)
+        self._memory = self.cache.memory
+        self._renderer = Renderer(self._runtimes, self._executor, self._memory)
 
     def __repr__(self) -> str:
         return f"SecretStores(stores={sorted(self._runtimes)!r}, source={self.config.source!r})"
@@ -163,6 +165,13 @@ class SecretStores:
         Raises :class:`SecretNotFoundError`, :class:`AccessDeniedError` or
         :class:`StoreUnavailableError`; messages never hold the value.
         """
+        runtime = self._runtimes.get(store)
+        if runtime is not None:  # the warm path: straight from the memory tier
+            identifier = runtime.spec.resolve(reference)
+            if identifier is not None:
+                entry = self._memory.get((runtime.store_key, identifier))
+                if entry is not None and entry[0] > time.monotonic():
+                    return entry[1]
         result = self.fetch(store, [reference])[reference]
         if result.status is Status.FOUND and result.value is not None:
             return result.value

@@ -1,0 +1,52 @@
+"""Scenario 7: peak RSS rendering 1,000 references, against the same render with inline values."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+
+from _util import PYTHON, report
+
+REFS = 1000
+CHILD = """
+import json, os, resource, sys
+mode, home = sys.argv[1], sys.argv[2]
+import jinja2
+if mode == "ours":
+    from secretstores import SecretStores
+    stores = SecretStores.from_dict({"defaultStores": False, "stores": [
+        {"name": "s", "type": "db", "configuration": {"url": f"sqlite:///{home}/s.db"}}]})
+    for i in range(%(refs)d):
+        stores.put("s", f"k{i}", f"value-{i:06d}-" + "x" * 40)
+    source = "\\n".join(f"{{{{ secrets.s.k{i} }}}}" for i in range(%(refs)d))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = stores.render_string(source)
+else:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    source = "\\n".join(f"value-{i:06d}-" + "x" * 40 for i in range(%(refs)d))
+    out = jinja2.Environment().from_string(source).render()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak_kib": peak, "growth_kib": peak - before, "chars": len(out)}))
+""" % {"refs": REFS}
+
+
+def _peak(mode: str) -> dict[str, int]:
+    with tempfile.TemporaryDirectory() as home:
+        out = subprocess.run([PYTHON, "-c", CHILD, mode, home], capture_output=True, text=True,
+                             check=True, env={**os.environ, "SECRETSTORES_HOME": home})
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def run() -> None:
+    ours, inline = _peak("ours"), _peak("inline")
+    report("memory", f"peak RSS of the process, {REFS} refs", ours["peak_kib"] / 1024,
+           inline["peak_kib"] / 1024, "MiB",
+           comparison="plain Jinja2, values inline (imports jinja2 only)")
+    report("memory", "  of which the render itself added", ours["growth_kib"] / 1024,
+           inline["growth_kib"] / 1024, "MiB", comparison="the same for the inline render")
+
+
+if __name__ == "__main__":
+    run()
