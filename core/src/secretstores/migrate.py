@@ -28,6 +28,7 @@ class Outcome(enum.Enum):
     COPIED = "copied"
     UNCHANGED = "unchanged"
     CONFLICT = "skipped: the destination holds a different value (use --overwrite)"
+    GONE = "skipped: listed by the source but no longer there"
     UNREADABLE = "skipped: cannot read it from the source"
     FAILED = "failed"
 
@@ -100,6 +101,8 @@ def _copy_one(
     overwrite: bool,
     dry_run: bool,
 ) -> Step:
+    if value.status is Status.NOT_FOUND:
+        return Step(name, Outcome.GONE, value.message)
     if value.status is not Status.FOUND or value.value is None:
         return Step(name, Outcome.UNREADABLE, value.message)
     if existing.status is Status.FOUND:

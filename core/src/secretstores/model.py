@@ -62,7 +62,8 @@ class Session:
 
     ``client`` is whatever the provider's other hooks need (an SDK client, a
     connection pool). When ``expires_at`` (seconds since the epoch) is set, the
-    core authenticates again ``renew_before`` seconds before that time.
+    core authenticates again ``renew_before`` seconds before that time. ``close``
+    is called when the owning SecretStores closes (not when a session is replaced).
     """
 
     client: Any = attrs.field(repr=lambda c: f"<{type(c).__name__}>")

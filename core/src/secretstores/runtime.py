@@ -9,7 +9,6 @@ store and never a value.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -85,11 +84,9 @@ class StoreRuntime:
                 return current
             if renew and stale is not None and current is not stale:
                 return current  # type: ignore[return-value]  # another thread renewed it
+            # The replaced session is not closed here: other threads may still be in
+            # the middle of a request on its client. It is dropped for the GC.
             self._session = self._authenticate()
-            if current is not None and current.close is not None:
-                # closing an old client must not fail the new one
-                with contextlib.suppress(Exception):
-                    current.close()
             return self._session
 
     def _authenticate(self) -> Session:
