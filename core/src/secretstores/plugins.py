@@ -94,8 +94,9 @@ class Plugins:
         if load_entrypoints:
             self._load_entrypoints()
         if os.environ.get("SECRETSTORES_TRACE_HOOKS"):
-            self.pm.trace.root.setwriter(lambda message: logger.info("hook %s", message.rstrip()))
-            self.pm.enable_tracing()
+            # pluggy's own tracing prints every argument (secret values, os.environ): log
+            # only hook and store names.
+            self.pm.add_hookcall_monitoring(_trace_before, _trace_after)
 
     def _load_entrypoints(self) -> None:
         only = _names("SECRETSTORES_LOAD_PLUGINS")
@@ -180,6 +181,19 @@ class Plugins:
                 )
             )
         return sorted(result, key=lambda p: (not p.builtin, p.name))
+
+
+def _trace_before(hook_name: str, hook_impls: Any, kwargs: dict[str, Any]) -> None:
+    store = kwargs.get("store")
+    where = f" store={store.name!r}" if store is not None else ""
+    count = f" identifiers={len(kwargs['identifiers'])}" if "identifiers" in kwargs else ""
+    logger.info("hook %s%s%s (%d implementations)", hook_name, where, count, len(hook_impls))
+
+
+def _trace_after(outcome: Any, hook_name: str, hook_impls: Any, kwargs: dict[str, Any]) -> None:
+    failed = outcome.exception
+    logger.info("hook %s finished%s", hook_name,
+                f" with {type(failed).__name__}" if failed is not None else "")
 
 
 def unknown_type_problem(name: str, where: str, types: dict[str, Any]) -> str:
