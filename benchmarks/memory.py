@@ -12,30 +12,36 @@ from _util import PYTHON, report
 REFS = 1000
 CHILD = """
 import json, os, resource, sys
-mode, home = sys.argv[1], sys.argv[2]
+mode, home, refs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import jinja2
 if mode == "ours":
     from secretstores import SecretStores
     stores = SecretStores.from_dict({"defaultStores": False, "stores": [
         {"name": "s", "type": "db", "configuration": {"url": f"sqlite:///{home}/s.db"}}]})
-    for i in range(%(refs)d):
+    for i in range(refs):
         stores.put("s", f"k{i}", f"value-{i:06d}-" + "x" * 40)
-    source = "\\n".join(f"{{{{ secrets.s.k{i} }}}}" for i in range(%(refs)d))
+    source = "\\n".join(f"{{{{ secrets.s.k{i} }}}}" for i in range(refs))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = stores.render_string(source)
+elif mode == "variables":
+    context = {f"v{i}": f"value-{i:06d}-" + "x" * 40 for i in range(refs)}
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    source = "\\n".join(f"{{{{ v{i} }}}}" for i in range(refs))
+    out = jinja2.Environment().from_string(source).render(context)
 else:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    source = "\\n".join(f"value-{i:06d}-" + "x" * 40 for i in range(%(refs)d))
+    source = "\\n".join(f"value-{i:06d}-" + "x" * 40 for i in range(refs))
     out = jinja2.Environment().from_string(source).render()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"peak_kib": peak, "growth_kib": peak - before, "chars": len(out)}))
-""" % {"refs": REFS}
+"""
 
 
 def _peak(mode: str) -> dict[str, int]:
     with tempfile.TemporaryDirectory() as home:
-        out = subprocess.run([PYTHON, "-c", CHILD, mode, home], capture_output=True, text=True,
-                             check=True, env={**os.environ, "SECRETSTORES_HOME": home})
+        out = subprocess.run([PYTHON, "-c", CHILD, mode, home, str(REFS)], capture_output=True,
+                             text=True, check=True,
+                             env={**os.environ, "SECRETSTORES_HOME": home})
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
@@ -46,6 +52,9 @@ def run() -> None:
            comparison="plain Jinja2, values inline (imports jinja2 only)")
     report("memory", "  of which the render itself added", ours["growth_kib"] / 1024,
            inline["growth_kib"] / 1024, "MiB", comparison="the same for the inline render")
+    variables = _peak("variables")
+    report("memory", "  (plain Jinja2, 1000 context variables, added)",
+           variables["growth_kib"] / 1024, None, "MiB")
 
 
 if __name__ == "__main__":

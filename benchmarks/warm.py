@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 
 import jinja2
-
 from _util import report, side_by_side
 
 STORES, PER_STORE = 5, 20

@@ -18,7 +18,7 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -183,14 +183,16 @@ class Plugins:
         return sorted(result, key=lambda p: (not p.builtin, p.name))
 
 
-def _trace_before(hook_name: str, hook_impls: Any, kwargs: dict[str, Any]) -> None:
+def _trace_before(hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
     store = kwargs.get("store")
     where = f" store={store.name!r}" if store is not None else ""
     count = f" identifiers={len(kwargs['identifiers'])}" if "identifiers" in kwargs else ""
     logger.info("hook %s%s%s (%d implementations)", hook_name, where, count, len(hook_impls))
 
 
-def _trace_after(outcome: Any, hook_name: str, hook_impls: Any, kwargs: dict[str, Any]) -> None:
+def _trace_after(
+    outcome: Any, hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]
+) -> None:
     failed = outcome.exception
     logger.info("hook %s finished%s", hook_name,
                 f" with {type(failed).__name__}" if failed is not None else "")

@@ -216,7 +216,7 @@ class StoreRuntime:
         return self.spec.type in types and types[self.spec.type][0].writable
 
     def put(self, name: str, value: str) -> None:
-        """Write ``value`` as secret ``name`` and drop its cached value."""
+        """Write ``value`` as secret ``name`` and drop the store's cached values."""
         self.check_writable("store a secret")
 
         def call(client: Any) -> Any:
@@ -227,7 +227,9 @@ class StoreRuntime:
         try:
             done = self._call("store", call, value)
         finally:
-            self._cache.invalidate(self.store_key, name)
+            # The whole store: the secret may be cached under other identifiers too
+            # (an ARN and a name, a pinned version, a mapping's target).
+            self._cache.invalidate(self.store_key)
         if done is None:
             raise ReadOnlyStoreError(
                 f"cannot store a secret: type '{self.spec.type}' cannot write", store=self.name
@@ -243,7 +245,7 @@ class StoreRuntime:
         try:
             done = self._call("delete", call)
         finally:
-            self._cache.invalidate(self.store_key, name)
+            self._cache.invalidate(self.store_key)
         if done is None:
             raise ReadOnlyStoreError(
                 f"cannot delete a secret: type '{self.spec.type}' cannot delete", store=self.name

@@ -19,11 +19,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from secretstores.api import SecretStores
-from secretstores.cache import SecretCache
 from vaulttest_aws import AwsRole, VaultFront
 from vaulttest_bao import BaoServer, free_port
 from vaulttest_k8s import TokenReviewServer
+
+from secretstores.api import SecretStores
+from secretstores.cache import SecretCache
 
 #: Read, write, delete and list anything in every KV v2 mount (what the manager needs).
 APP_POLICY = """

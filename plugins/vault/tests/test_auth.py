@@ -9,11 +9,11 @@ from typing import Any
 import hvac
 import hvac.exceptions
 import pytest
-from secretstores import AuthenticationError, Status
-from secretstores.testing.contract import CANARY
 from vaulttest_bao import BaoServer
 
 from conftest import Aws, K8s
+from secretstores import AuthenticationError, Status
+from secretstores.testing.contract import CANARY
 
 
 def k8s_store(bao: BaoServer, role: str, token_path: Path, **extra: Any) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secretstores.testing import StoreContract, StoreHarness
 from vaulttest_bao import BaoServer
 
 from conftest import K8s
+from secretstores.testing import StoreContract, StoreHarness
 
 
 class VaultHarness(StoreHarness):

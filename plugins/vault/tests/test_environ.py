@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vaulttest_bao import BaoServer
+
+from conftest import K8s
 from secretstores import ConfigError
 from secretstores.api import SecretStores
 from secretstores.testing.contract import CANARY
 from secretstores_vault.environ import manager_from_env
-from vaulttest_bao import BaoServer
-
-from conftest import K8s
 
 
 def manager(environ: dict[str, str], prefix: str = "ARCHESTRA", **options: Any) -> SecretStores:

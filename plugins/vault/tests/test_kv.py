@@ -8,13 +8,14 @@ import uuid
 from typing import Any
 
 import pytest
+from vaulttest_aws import VaultFront
+from vaulttest_bao import BaoServer
+
 from secretstores import AccessDeniedError, SecretNotFoundError, Status, WriteConflictError
 from secretstores.testing.contract import CANARY, count_fetch_calls
 from secretstores_vault import kv
 from secretstores_vault.auth import new_client
 from secretstores_vault.config import VaultConfig
-from vaulttest_aws import VaultFront
-from vaulttest_bao import BaoServer
 
 
 def app_token(bao: BaoServer) -> str:

@@ -11,9 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from vaulttest_bao import BaoServer
+
 from secretstores.api import SecretStores
 from secretstores.testing.contract import CANARY
-from vaulttest_bao import BaoServer
 
 
 def _cli(*args: str, env: dict[str, str], stdin: str | None = None

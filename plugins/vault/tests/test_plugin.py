@@ -7,6 +7,7 @@ import sys
 from importlib.metadata import entry_points
 
 import pytest
+
 from secretstores import ConfigError
 from secretstores.api import SecretStores
 from secretstores.plugins import get_plugins

@@ -96,11 +96,19 @@ class Database:
     def _create(self) -> None:
         blob = "BYTEA" if self.postgres else "BLOB"
         with self._cursor() as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} ("
-                "name TEXT PRIMARY KEY, version INTEGER NOT NULL, key_id TEXT NOT NULL, "
-                f"ciphertext {blob} NOT NULL, updated_at DOUBLE PRECISION NOT NULL)"
-            )
+            if self.postgres:
+                # Concurrent CREATE TABLE IF NOT EXISTS can fail in PostgreSQL (unique
+                # violation on pg_type): processes starting together take turns.
+                cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", (self.table,))
+            try:
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                    "name TEXT PRIMARY KEY, version INTEGER NOT NULL, key_id TEXT NOT NULL, "
+                    f"ciphertext {blob} NOT NULL, updated_at DOUBLE PRECISION NOT NULL)"
+                )
+            finally:
+                if self.postgres:
+                    cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.table,))
 
     def close(self) -> None:
         """Close every connection this object opened."""

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from typing import Any
 
@@ -27,9 +28,15 @@ def json_filter(value: Any) -> str:
     return json.dumps(_text(value))
 
 
+#: Characters YAML forbids unescaped (C1 controls, DEL, BOM, non-characters) or folds
+#: into spaces inside a double-quoted scalar (NEL, LS, PS); JSON leaves them raw.
+_YAML_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+
+
 def yaml_filter(value: Any) -> str:
     """Quote ``value`` as a double-quoted YAML scalar (JSON strings are valid YAML)."""
-    return json.dumps(_text(value), ensure_ascii=False)
+    text = json.dumps(_text(value), ensure_ascii=False)
+    return _YAML_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def shell_filter(value: Any) -> str:

@@ -12,15 +12,23 @@ from __future__ import annotations
 import re
 
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
-_RAW = re.compile(r"\.\s*\[([^\[\]'\"\n]+)\]")
+# a string literal (left alone) or a ``.[raw]`` (rewritten)
+_RAW = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|\.\s*\[([^\[\]'"\n]+)\]""",
+                  re.DOTALL)
 
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _rewrite_raw(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        return match.group(1)
+    return "[" + _quote(match.group(2).strip()) + "]"
+
+
 def _rewrite_tag(match: re.Match[str]) -> str:
-    return _RAW.sub(lambda m: "[" + _quote(m.group(1).strip()) + "]", match.group(0))
+    return _RAW.sub(_rewrite_raw, match.group(0))
 
 
 def rewrite_raw_identifiers(source: str) -> str:

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import hvac
 import hvac.exceptions
 import requests
+
 from secretstores.errors import AuthenticationError, StoreUnavailableError
 from secretstores.model import Session
-
 from secretstores_vault.config import VaultConfig
 
 #: The signed request body of an AWS IAM login (as Vault's own CLI sends it).

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+
 from secretstores.config.fields import optional_field, required_field
 
 TYPE = "hashicorp_vault"

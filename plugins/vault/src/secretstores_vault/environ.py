@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from secretstores.errors import ConfigError
-
 from secretstores_vault.config import AUTH_METHODS, TYPE
 
 #: The ``<PREFIX>_SECRETS_MANAGER`` value this plugin answers.

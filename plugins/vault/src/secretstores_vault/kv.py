@@ -20,6 +20,7 @@ import attrs
 import hvac
 import hvac.exceptions
 import requests
+
 from secretstores.errors import (
     AccessDeniedError,
     StoreUnavailableError,
@@ -27,7 +28,6 @@ from secretstores.errors import (
     WriteConflictError,
 )
 from secretstores.model import FetchResult, Status
-
 from secretstores_vault.config import VaultConfig
 
 #: The data key a plain value is stored under, and read back from.

@@ -12,7 +12,6 @@ from typing import Any
 
 from secretstores import hookimpl
 from secretstores.model import FetchResult, Session, StoreSpec, StoreType
-
 from secretstores_vault.config import TYPE, VaultConfig
 from secretstores_vault.environ import manager_from_env
 

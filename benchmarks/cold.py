@@ -1,0 +1,171 @@
+"""Scenario 3 (cold render) and 4 (across processes): real servers behind 20 ms proxies.
+
+Five stores, 20 references each: two Vault stores (two KV v2 mounts of one
+OpenBao), two AWS stores (moto), and the db store on PostgreSQL. Each store is
+reached through its own proxy that adds 20 ms to every request and counts them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from typing import Any
+
+from _proxy import HttpProxy, TcpProxy
+from _servers import ROOT_TOKEN, Moto, OpenBao
+from _util import PYTHON, report
+
+PER_STORE = 20
+DELAY = 0.020
+POSTGRES = ("127.0.0.1", 5432)
+
+
+class Setup:
+    """The servers, the proxies, the secrets, the configuration and the template."""
+
+    def __init__(self, home: str) -> None:
+        self.bao, self.moto = OpenBao(), Moto()
+        self.proxies: dict[str, Any] = {
+            "vault_a": HttpProxy(self.bao.url, DELAY), "vault_b": HttpProxy(self.bao.url, DELAY),
+            "aws_a": HttpProxy(self.moto.url, DELAY), "aws_b": HttpProxy(self.moto.url, DELAY),
+            "pg": TcpProxy(*POSTGRES, delay=DELAY),
+        }
+        self.table = f"bench_{uuid.uuid4().hex[:8]}"
+        bao = self.bao.client()
+        bao.sys.enable_secrets_engine("kv", path="kv2", options={"version": "2"})
+        self.refs: dict[str, list[str]] = {name: [] for name in self.proxies}
+        for i in range(PER_STORE):
+            for store, mount in (("vault_a", "secret"), ("vault_b", "kv2")):
+                bao.secrets.kv.v2.create_or_update_secret(
+                    path=f"bench/s{i}", secret={"value": f"{store}-{i}"}, mount_point=mount)
+                self.refs[store].append(f"bench/s{i}")
+        aws = self.moto.client()
+        for i in range(PER_STORE):
+            for store in ("aws_a", "aws_b"):
+                aws.create_secret(Name=f"{store}/s{i}", SecretString=f"{store}-{i}")
+                self.refs[store].append(f"{store}/s{i}")
+        self.config = {"defaultStores": False, "stores": [
+            {"name": "vault_a", "type": "hashicorp_vault", "configuration": {
+                "address": self.proxies["vault_a"].url, "token": ROOT_TOKEN}},
+            {"name": "vault_b", "type": "hashicorp_vault", "configuration": {
+                "address": self.proxies["vault_b"].url, "token": ROOT_TOKEN, "mountPath": "kv2"}},
+            *({"name": s, "type": "aws_secrets_manager", "configuration": {
+                "region": "us-east-1", "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+                "secretAccessKey": "bench-secret", "endpointUrl": self.proxies[s].url}}
+              for s in ("aws_a", "aws_b")),
+            {"name": "pg", "type": "db", "configuration": {
+                "url": f"postgresql://postgres@127.0.0.1:{self.proxies['pg'].port}/test",
+                "table": self.table}},
+        ]}
+        self.config_path = os.path.join(home, "bench.json")
+        with open(self.config_path, "w") as handle:
+            json.dump(self.config, handle)
+        from secretstores import SecretStores
+
+        writer = SecretStores.from_dict({"defaultStores": False, "stores": [
+            {"name": "pg", "type": "db", "configuration": {
+                "url": f"postgresql://postgres@{POSTGRES[0]}:{POSTGRES[1]}/test",
+                "table": self.table}}]})
+        for i in range(PER_STORE):
+            writer.put("pg", f"s{i}", f"pg-{i}")
+            self.refs["pg"].append(f"s{i}")
+        writer.close()
+        self.template = "\n".join(
+            f"{store}_{i}: {{{{ secrets.{store}.[{ref}] }}}}"
+            for store, refs in self.refs.items() for i, ref in enumerate(refs))
+        self.template_path = os.path.join(home, "bench.j2")
+        with open(self.template_path, "w") as handle:
+            handle.write(self.template)
+
+    def requests(self) -> int:
+        return sum(p.count for p in self.proxies.values())
+
+    def reset_counts(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.reset()
+
+    def close(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@{POSTGRES[0]}:{POSTGRES[1]}/test",
+                             autocommit=True) as connection:
+            connection.execute(f"DROP TABLE IF EXISTS {self.table}")
+        for proxy in self.proxies.values():
+            proxy.close()
+        self.bao.close()
+        self.moto.close()
+
+
+def one_by_one(setup: Setup) -> float:
+    """The usual way: each reference fetched in turn through the SDKs."""
+    import hvac
+    import psycopg
+
+    start = time.perf_counter()
+    for store, mount in (("vault_a", "secret"), ("vault_b", "kv2")):
+        client = hvac.Client(url=setup.proxies[store].url, token=ROOT_TOKEN)
+        for ref in setup.refs[store]:
+            client.secrets.kv.v2.read_secret_version(path=ref, mount_point=mount,
+                                                     raise_on_deleted_version=True)
+    for store in ("aws_a", "aws_b"):
+        client = setup.moto.client(setup.proxies[store].url)
+        for ref in setup.refs[store]:
+            client.get_secret_value(SecretId=ref)
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{setup.proxies['pg'].port}/test",
+                         autocommit=True) as connection:
+        for ref in setup.refs["pg"]:
+            connection.execute(f"SELECT ciphertext FROM {setup.table} WHERE name = %s",
+                               (ref,)).fetchone()
+    return time.perf_counter() - start
+
+
+def run(rounds: int = 5) -> None:
+    from secretstores import SecretStores
+
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["SECRETSTORES_HOME"] = home
+        setup = Setup(home)
+        try:
+            stores = SecretStores.from_dict(setup.config)
+            expected = stores.render_string(setup.template)  # authenticates every store
+            times, counts = [], []
+            for _ in range(rounds):
+                stores.invalidate()
+                setup.reset_counts()
+                start = time.perf_counter()
+                assert stores.render_string(setup.template) == expected
+                times.append(time.perf_counter() - start)
+                counts.append(setup.requests())
+            theirs = statistics.median(one_by_one(setup) for _ in range(3))
+            ours = statistics.median(times)
+            report("cold", "render 100 refs / 5 stores, empty cache", ours * 1000, theirs * 1000,
+                   "ms", comparison="SDK calls one after another", target="<= 80 ms, >= 20x faster",
+                   met=ours <= 4 * DELAY + 0.010 and theirs / ours >= 20)
+            report("cold", "  requests reaching the stores", statistics.median(counts), None,
+                   "count", comparison=f"{5 * PER_STORE} references")
+            stores.close()
+            across_processes(setup, home)
+        finally:
+            setup.close()
+
+
+def across_processes(setup: Setup, home: str) -> None:
+    """Scenario 4: a second ``secretstores render`` within the TTL asks no store."""
+    command = [os.path.join(os.path.dirname(PYTHON), "secretstores"), "--config",
+               setup.config_path, "render", setup.template_path]
+    subprocess.run(command, check=True, capture_output=True)  # authenticates and fills the cache
+    setup.reset_counts()
+    second = subprocess.run(command, check=True, capture_output=True, text=True)
+    assert "vault_a_0: vault_a-0" in second.stdout
+    report("processes", "requests made by a second `secretstores render`", setup.requests(), None,
+           "count", comparison="within the 60 s TTL", target="0", met=setup.requests() == 0)
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,14 @@
+"""secretstores-aws: the ``aws_secrets_manager`` store type for secretstores.
+
+Importing this package (or :mod:`secretstores_aws.plugin`) never imports
+boto3: the SDK is loaded when a store of this type is first used.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+#: The store type this plugin serves (the ``"type"`` of a store definition).
+TYPE = "aws_secrets_manager"
+
+__all__ = ["TYPE", "__version__"]

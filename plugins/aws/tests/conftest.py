@@ -1,0 +1,261 @@
+"""Fixtures: moto in server mode on 127.0.0.1, a recording proxy in front of it, stores.
+
+The proxy is a tiny HTTP server that forwards every request to moto and
+records which operation it was and which access key signed it; it can also
+answer the next few requests itself with a real-shaped AWS error (throttling,
+expired token). Nothing in boto3 or the plugin is mocked: every call crosses
+real sockets.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from secretstores.api import SecretStores
+from secretstores.cache import SecretCache
+
+REGION = "us-east-1"
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+STORE = "aws"
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+               "content-length", "upgrade", "te", "trailer"}
+
+
+@attrs.frozen
+class Recorded:
+    """One request the proxy saw: the AWS operation and the access key that signed it."""
+
+    operation: str
+    access_key: str | None
+
+
+@attrs.frozen
+class Canned:
+    """A response the proxy gives instead of forwarding."""
+
+    status: int
+    body: bytes
+    operation: str | None
+    forward: bool = False
+
+
+def aws_error(code: str, message: str, status: int = 400) -> tuple[int, bytes]:
+    """An error body shaped like Secrets Manager's (JSON 1.1 protocol)."""
+    return status, json.dumps({"__type": code, "message": message}).encode()
+
+
+class RecordingProxy:
+    """Forwards to ``upstream``; records requests; can answer the next ones with an error."""
+
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.requests: list[Recorded] = []
+        self._canned: list[Canned] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.proxy = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def fail_next(self, count: int, code: str, message: str, *, status: int = 400,
+                  operation: str | None = None, forward: bool = False) -> None:
+        """Answer the next ``count`` requests (of ``operation``, or any) with this error.
+
+        With ``forward`` the request still reaches moto and only its answer is
+        replaced: a response lost on the way back.
+        """
+        status, body = aws_error(code, message, status)
+        with self._lock:
+            self._canned.extend(Canned(status, body, operation, forward) for _ in range(count))
+
+    def count(self, operation: str) -> int:
+        """How many requests of ``operation`` the proxy has seen."""
+        with self._lock:
+            return sum(1 for r in self.requests if r.operation == operation)
+
+    def operations(self) -> list[str]:
+        """The operations seen, in order."""
+        with self._lock:
+            return [r.operation for r in self.requests]
+
+    def reset(self) -> None:
+        """Forget the recorded requests and any pending canned answers."""
+        with self._lock:
+            self.requests.clear()
+            self._canned.clear()
+
+    def _pick(self, recorded: Recorded) -> Canned | None:
+        with self._lock:
+            self.requests.append(recorded)
+            for i, canned in enumerate(self._canned):
+                if canned.operation in (None, recorded.operation):
+                    return self._canned.pop(i)
+        return None
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        proxy: RecordingProxy = self.server.proxy  # type: ignore[attr-defined]
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        canned = proxy._pick(Recorded(self._operation(body), self._access_key()))
+        if canned is None or canned.forward:
+            status, headers, payload = self._forward(proxy, body)
+        if canned is not None:
+            status, payload = canned.status, canned.body
+            headers = [("Content-Type", "application/x-amz-json-1.1"),
+                       ("x-amzn-RequestId", str(uuid.uuid4()))]
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_PUT = do_DELETE = do_POST
+
+    def _forward(self, proxy: RecordingProxy,
+                 body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        connection = http.client.HTTPConnection(*proxy.upstream, timeout=30)
+        try:
+            forward = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            forward["Content-Length"] = str(len(body))
+            connection.request(self.command, self.path, body=body, headers=forward)
+            response = connection.getresponse()
+            status, payload = response.status, response.read()
+            headers = [(k, v) for k, v in response.getheaders()
+                       if k.lower() not in _HOP_BY_HOP]
+        finally:
+            connection.close()
+        return status, headers, payload
+
+    def _operation(self, body: bytes) -> str:
+        target = self.headers.get("X-Amz-Target")
+        if target:  # JSON protocol: "secretsmanager.GetSecretValue"
+            return target.rpartition(".")[2]
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")  # query protocol (STS)
+        return action[0] if action else f"{self.command} {self.path}"
+
+    def _access_key(self) -> str | None:
+        authorization = self.headers.get("Authorization", "")
+        marker = "Credential="
+        if marker not in authorization:
+            return None
+        return authorization.split(marker, 1)[1].split("/", 1)[0]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No AWS setting of the machine running the tests may leak in; never ask IMDS."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto in server mode on a free port of 127.0.0.1, for the whole session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_url: str) -> str:
+    """moto's URL, its state reset (``POST /moto-api/reset``) before the test."""
+    connection = http.client.HTTPConnection(urlsplit(moto_url).netloc, timeout=10)
+    try:
+        connection.request("POST", "/moto-api/reset")
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+    return moto_url
+
+
+@pytest.fixture
+def proxy(moto: str) -> Iterator[RecordingProxy]:
+    """A recording proxy in front of moto (fresh per test)."""
+    server = RecordingProxy(moto)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def admin(moto: str) -> Any:
+    """A boto3 Secrets Manager client talking to moto directly, for seeding and checking."""
+    client = boto3.session.Session(
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
+    ).client("secretsmanager", endpoint_url=moto)
+    yield client
+    client.close()
+
+
+def configuration(endpoint: str, **extra: Any) -> dict[str, Any]:
+    """A store configuration with static keys pointing at ``endpoint``."""
+    return {"region": REGION, "accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET_KEY,
+            "endpointUrl": endpoint, **extra}
+
+
+@pytest.fixture
+def make_stores(tmp_path: Path) -> Iterator[Any]:
+    """``make_stores(configuration, **store_options)`` -> SecretStores with one store ``aws``."""
+    made: list[SecretStores] = []
+
+    def make(config: dict[str, Any], **options: Any) -> SecretStores:
+        definition = {"name": STORE, "type": "aws_secrets_manager", "configuration": config,
+                      **options}
+        cache = SecretCache(tmp_path / f"cache{len(made)}", key_file=tmp_path / "cache.key")
+        stores = SecretStores.from_dict({"stores": [definition], "defaultStores": False},
+                                        cache=cache)
+        made.append(stores)
+        return stores
+
+    yield make
+    for stores in made:
+        stores.close()
+
+
+@pytest.fixture
+def stores(make_stores: Any, proxy: RecordingProxy) -> SecretStores:
+    """A store ``aws`` with static keys, reached through the recording proxy."""
+    return make_stores(configuration(proxy.url))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def store_config() -> Any:
+    """The :func:`configuration` helper: static keys, region, ``endpointUrl``."""
+    return configuration
