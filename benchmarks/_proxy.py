@@ -33,6 +33,7 @@ class HttpProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms per request
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -44,6 +45,8 @@ class HttpProxy:
                 body = self.rfile.read(length) if length else None
                 time.sleep(proxy.delay)
                 connection = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+                connection.connect()
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 connection.request(self.command, self.path, body=body, headers=headers)
                 response = connection.getresponse()
@@ -92,6 +95,8 @@ class TcpProxy:
             except OSError:
                 return
             upstream = socket.create_connection(self.target)
+            for sock in (client, upstream):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
 
@@ -116,3 +121,97 @@ class TcpProxy:
 
     def close(self) -> None:
         self.listener.close()
+
+
+class ProxyProcess:
+    """Runs proxies in a child process (so their CPU is not charged to the client).
+
+    ``targets`` maps a name to ``http://host:port`` or ``tcp://host:port``; each
+    proxy's address is in ``urls`` (HTTP) or ``ports``; :meth:`counts` and
+    :meth:`reset` talk to the child's control endpoint.
+    """
+
+    def __init__(self, targets: dict[str, str], delay: float = 0.020) -> None:
+        import json
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, json.dumps(targets), str(delay)],
+            stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        info = json.loads(self.process.stdout.readline())
+        self.ports: dict[str, int] = info["ports"]
+        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        self.control = f"http://127.0.0.1:{info['control']}"
+
+    def counts(self) -> dict[str, int]:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.control}/counts") as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+
+    def total(self) -> int:
+        return sum(self.counts().values())
+
+    def reset(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.control}/reset", method="POST"))
+
+    def set_delay(self, seconds: float) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.control}/delay/{seconds}",
+                                                      method="POST"))
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def _serve(targets: dict[str, str], delay: float) -> None:
+    import json
+
+    proxies: dict[str, HttpProxy | TcpProxy] = {}
+    for name, target in targets.items():
+        if target.startswith("tcp://"):
+            host, _, port = target.removeprefix("tcp://").partition(":")
+            proxies[name] = TcpProxy(host, int(port), delay)
+        else:
+            proxies[name] = HttpProxy(target, delay)
+
+    class Control(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _answer(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._answer(json.dumps({n: p.count for n, p in proxies.items()}).encode())
+
+        def do_POST(self) -> None:
+            for proxy in proxies.values():
+                if self.path.startswith("/delay/"):
+                    proxy.delay = float(self.path.removeprefix("/delay/"))
+                else:
+                    proxy.reset()
+            self._answer(b"{}")
+
+    control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
+    ports = {name: (p.port if isinstance(p, TcpProxy) else p.server.server_address[1])
+             for name, p in proxies.items()}
+    print(json.dumps({"ports": ports, "control": control.server_address[1]}), flush=True)
+    control.serve_forever()
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    _serve(json.loads(sys.argv[1]), float(sys.argv[2]))

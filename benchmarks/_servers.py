@@ -53,15 +53,25 @@ class OpenBao:
 
 
 class Moto:
-    """moto in server mode."""
+    """moto in server mode, in a process of its own (as AWS would be)."""
 
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
+        import sys
 
         port = free_port()
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self.server.start()
         self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("moto did not start") from None
+                time.sleep(0.1)
 
     def client(self, endpoint: str | None = None):  # type: ignore[no-untyped-def]
         import boto3
@@ -71,4 +81,5 @@ class Moto:
             region_name="us-east-1").client("secretsmanager", endpoint_url=endpoint or self.url)
 
     def close(self) -> None:
-        self.server.stop()
+        self.process.terminate()
+        self.process.wait(10)

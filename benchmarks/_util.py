@@ -64,6 +64,8 @@ def report(scenario: str, metric: str, ours: float, theirs: float | None, unit: 
     RESULTS.append(row)
     shown_theirs = f"{theirs:10.2f}" if theirs is not None else f"{'':>10}"
     shown_ratio = f"{ratio:8.2f}x" if ratio is not None else f"{'':>9}"
+    if ratio is not None and ratio < 1 and unit in ("ms", "us"):
+        shown_ratio = f"1/{1 / ratio:.1f}".rjust(9)  # ours is this many times faster
     verdict = "" if met is None else ("  target met" if met else "  TARGET MISSED")
     print(f"{scenario:<12} {metric:<44} {ours:10.2f} {shown_theirs} {unit:<6} {shown_ratio}"
           f"  {comparison} {('[' + target + ']') if target else ''}{verdict}", flush=True)

@@ -40,7 +40,7 @@ def run(rounds: int = 3) -> None:
                 stores.invalidate()
                 return _timed(lambda: stores.render_string(template))
 
-            boto = setup.moto.client(setup.proxies["aws_a"].url)
+            boto = setup.moto.client(setup.urls["aws_a"])
 
             def boto_loop() -> None:
                 for ref in aws_refs:
@@ -73,7 +73,7 @@ def run(rounds: int = 3) -> None:
             import hvac
             from _servers import ROOT_TOKEN
 
-            client = hvac.Client(url=setup.proxies["vault_a"].url, token=ROOT_TOKEN)
+            client = hvac.Client(url=setup.urls["vault_a"], token=ROOT_TOKEN)
 
             def hvac_loop() -> None:
                 for ref in vault_refs:

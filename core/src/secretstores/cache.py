@@ -122,15 +122,23 @@ class SecretCache:
 
     def set(self, store_key: str, identifier: str, value: str, ttl: float) -> None:
         """Cache ``value`` for ``ttl`` seconds (0 stores nothing)."""
-        if not self.enabled or ttl <= 0:
+        self.set_many(store_key, {identifier: value}, ttl)
+
+    def set_many(self, store_key: str, values: dict[str, str], ttl: float) -> None:
+        """Cache several values of one store for ``ttl`` seconds, in one disk transaction."""
+        if not self.enabled or ttl <= 0 or not values:
             return
         disk = self._open()
-        slot = self._slot(store_key, identifier)
         assert self._cipher is not None
-        blob = self._cipher.encrypt(value.encode(), slot.encode())
-        disk.set(slot, blob, expire=ttl, tag=store_key)
+        expires = time.monotonic() + ttl
+        with disk.transact():
+            for identifier, value in values.items():
+                slot = self._slot(store_key, identifier)
+                blob = self._cipher.encrypt(value.encode(), slot.encode())
+                disk.set(slot, blob, expire=ttl, tag=store_key)
         if self._memory_enabled:
-            self._memory[(store_key, identifier)] = (time.monotonic() + ttl, value)
+            for identifier, value in values.items():
+                self._memory[(store_key, identifier)] = (expires, value)
 
     def invalidate(self, store_key: str | None = None, identifier: str | None = None) -> int:
         """Forget one secret, one store's secrets, or everything; return entries removed."""
@@ -141,7 +149,7 @@ class SecretCache:
         if identifier is not None:
             self._memory.pop((store_key, identifier), None)
             return 1 if disk.delete(self._slot(store_key, identifier)) else 0
-        for slot in [s for s in self._memory if s[0] == store_key]:
+        for slot in [s for s in list(self._memory) if s[0] == store_key]:
             self._memory.pop(slot, None)
         return int(disk.evict(store_key))
 

@@ -179,13 +179,15 @@ class StoreRuntime:
                 f"no loaded plugin fetches from stores of type '{self.spec.type}'", store=self.name
             )
         results: dict[str, FetchResult] = {}
+        found: dict[str, str] = {}
         for identifier in identifiers:
             result = answer.get(identifier)
             if result is None:
                 result = FetchResult.unavailable("the store gave no answer for this identifier")
             elif result.status is Status.FOUND and result.value is not None:
-                self._cache.set(self.store_key, identifier, result.value, self.ttl)
+                found[identifier] = result.value
             results[identifier] = result
+        self._cache.set_many(self.store_key, found, self.ttl)
         return results
 
     def list_names(self) -> list[str]:

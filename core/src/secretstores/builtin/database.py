@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import sqlite3
 import threading
 import time
@@ -27,14 +29,14 @@ def default_url() -> str:
 
 
 class Database:
-    """Encrypted name -> value rows in one table; one connection per thread."""
+    """Encrypted name -> value rows in one table, over a small pool of connections."""
 
     def __init__(self, url: str, table: str, cipher: Cipher) -> None:
         self.url = url
         self.table = table
         self.cipher = cipher
         self.postgres = url.startswith(("postgresql://", "postgres://"))
-        self._local = threading.local()
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._connections: list[Any] = []
         self._lock = threading.Lock()
         self._mark = "%s" if self.postgres else "?"
@@ -81,17 +83,31 @@ class Database:
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
+        # A pool of idle connections, not one per thread: fetches run on whichever
+        # worker thread is free, and a new PostgreSQL connection costs round trips.
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
             connection = self._connect()
-            self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
-        cursor = connection.cursor()
         try:
-            yield cursor
-        finally:
-            cursor.close()
+            cursor = connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+        except BaseException:
+            self._discard(connection)
+            raise
+        self._idle.put(connection)
+
+    def _discard(self, connection: Any) -> None:
+        with self._lock:
+            if connection in self._connections:
+                self._connections.remove(connection)
+        with contextlib.suppress(Exception):
+            connection.close()
 
     def _create(self) -> None:
         blob = "BYTEA" if self.postgres else "BLOB"
@@ -116,7 +132,7 @@ class Database:
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
-        self._local = threading.local()
+        self._idle = queue.SimpleQueue()
 
     # -- rows ---------------------------------------------------------------
 

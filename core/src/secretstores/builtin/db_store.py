@@ -52,7 +52,8 @@ def _table(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 class DbConfig:
     """Configuration of a ``db`` store."""
 
-    url: str | None = optional_field("url", validator=_url)
+    # a postgresql:// URL may carry a password: kept out of reprs and messages
+    url: str | None = optional_field("url", validator=_url, secret=True)
     table: str = optional_field("table", default="secretstores_secrets", validator=_table)
     key_file: str | None = optional_field("keyFile")
 

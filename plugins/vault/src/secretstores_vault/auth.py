@@ -27,10 +27,20 @@ _GET_CALLER_IDENTITY = "Action=GetCallerIdentity&Version=2011-06-15"
 
 
 def new_client(config: VaultConfig, token: str | None = None) -> hvac.Client:
-    """An hvac client for ``config``'s address and namespace (no request is made)."""
+    """An hvac client for ``config``'s address and namespace (no request is made).
+
+    Its connection pool holds as many connections as a batch reads in parallel,
+    so parallel reads reuse connections instead of opening and dropping them.
+    """
+    from secretstores_vault.kv import PARALLEL_READS
+
     verify: bool | str = config.ca_cert if config.ca_cert else True
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=PARALLEL_READS)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     return hvac.Client(url=config.address, token=token, namespace=config.namespace or None,
-                       verify=verify)
+                       verify=verify, session=session)
 
 
 def authenticate(config: VaultConfig) -> Session:

@@ -12,6 +12,7 @@ string: what :func:`write` stores for a plain value.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
@@ -33,7 +34,8 @@ from secretstores_vault.config import VaultConfig
 #: The data key a plain value is stored under, and read back from.
 VALUE_KEY = "value"
 
-_PARALLEL_READS = 8
+#: How many paths of one batch are read at once (KV v2 has no batch read).
+PARALLEL_READS = 20
 
 
 @attrs.frozen
@@ -117,6 +119,19 @@ def _read(client: hvac.Client, config: VaultConfig,
     return secret
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The worker threads of parallel reads, started once and shared by every store."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(PARALLEL_READS * 2, thread_name_prefix="secretstores-vault")
+        return _POOL
+
+
 def fetch(client: hvac.Client, config: VaultConfig,
           identifiers: Sequence[str]) -> dict[str, FetchResult]:
     """Results for a batch of identifiers: one read per distinct path and version."""
@@ -135,8 +150,7 @@ def fetch(client: hvac.Client, config: VaultConfig,
     if len(keys) == 1:
         answers = [_read(client, config, *keys[0])]
     else:
-        with ThreadPoolExecutor(min(_PARALLEL_READS, len(keys))) as pool:
-            answers = list(pool.map(lambda k: _read(client, config, *k), keys))
+        answers = list(_pool().map(lambda k: _read(client, config, *k), keys))
     if any(isinstance(a, FetchResult) and a.status is Status.DENIED
            for a in answers) and not token_works(client):
         raise Unauthorized("Vault refused the token (expired or revoked)")
