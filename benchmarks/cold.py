@@ -15,7 +15,6 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Any
 
 from _proxy import ProxyProcess
 from _servers import ROOT_TOKEN, Moto, OpenBao

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from secretstores import hookspecs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
