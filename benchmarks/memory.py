@@ -11,7 +11,17 @@ from _util import PYTHON, report
 
 REFS = 1000
 CHILD = """
-import json, os, resource, sys
+import json, os, sys
+
+
+def hwm():
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's peak
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
+
+
 mode, home, refs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import jinja2
 if mode == "ours":
@@ -21,18 +31,18 @@ if mode == "ours":
     for i in range(refs):
         stores.put("s", f"k{i}", f"value-{i:06d}-" + "x" * 40)
     source = "\\n".join(f"{{{{ secrets.s.k{i} }}}}" for i in range(refs))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = hwm()
     out = stores.render_string(source)
 elif mode == "variables":
     context = {f"v{i}": f"value-{i:06d}-" + "x" * 40 for i in range(refs)}
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = hwm()
     source = "\\n".join(f"{{{{ v{i} }}}}" for i in range(refs))
     out = jinja2.Environment().from_string(source).render(context)
 else:
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = hwm()
     source = "\\n".join(f"value-{i:06d}-" + "x" * 40 for i in range(refs))
     out = jinja2.Environment().from_string(source).render()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm()
 print(json.dumps({"peak_kib": peak, "growth_kib": peak - before, "chars": len(out)}))
 """
 

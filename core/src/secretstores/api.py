@@ -217,7 +217,7 @@ class SecretStores:
         """Render a template string; ``name`` appears in error messages with the line."""
         compiled = self._renderer.compile(source, name)
         values = self._renderer.prefetch([compiled])
-        return self._renderer.render(compiled, values, context)
+        return self._renderer.render(compiled, values, context, owned=True)
 
     def render_file(self, path: str | os.PathLike[str], *,
                     context: Mapping[str, Any] | None = None) -> str:

@@ -170,11 +170,11 @@ class Renderer:
         values: dict[str, Any] = {}
         pending: dict[str, dict[str, list[tuple[str, Slot]]]] = {}
         now = time.monotonic()
-        memory = self._memory
+        get = self._memory.get
         for item in compiled:
             for slot in item.slots:
                 # the warm path: one dict lookup per reference, no I/O, no locks
-                entry = memory.get(slot.key)
+                entry = get(slot.key)
                 if entry is not None and entry[0] > now:
                     memo = slot.memo
                     if memo is None or memo[0] is not entry[1]:
@@ -239,11 +239,18 @@ class Renderer:
 
     # -- rendering ----------------------------------------------------------
 
-    def render(self, compiled: Compiled, values: Mapping[str, Any],
-               context: Mapping[str, Any] | None = None) -> str:
-        """Render one compiled template with the prefetched ``values``."""
-        variables = dict(context) if context else {}
-        variables.update(values)
+    def render(self, compiled: Compiled, values: dict[str, Any],
+               context: Mapping[str, Any] | None = None, *, owned: bool = False) -> str:
+        """Render one compiled template with the prefetched ``values``.
+
+        ``owned`` says ``values`` is this call's own dict, which it may then extend
+        in place instead of copying.
+        """
+        if context:
+            variables = dict(context)
+            variables.update(values)
+        else:
+            variables = values if owned else dict(values)
         variables["secrets"] = SecretsNamespace(self._specs, self._resolver())
         try:
             return compiled.template.render(variables)
