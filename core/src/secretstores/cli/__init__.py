@@ -11,6 +11,7 @@ traceback. No message ever holds a secret value.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -94,7 +95,8 @@ def main(ctx: click.Context, config: str | None, env_prefix: str,
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_StderrFormatter())
     logger.handlers[:] = [handler]
-    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    tracing = bool(os.environ.get("SECRETSTORES_TRACE_HOOKS"))
+    logger.setLevel(logging.DEBUG if debug else logging.INFO if tracing else logging.WARNING)
     logger.propagate = False
     ctx.obj = Options(config, env_prefix, strict_manager, debug)
 
