@@ -179,6 +179,19 @@ def test_several_problems_at_once(stores: SecretStores) -> None:
     assert "2 problems" in str(error)
 
 
+def test_every_missing_secret_written_out_is_listed_together(stores: SecretStores) -> None:
+    error = _error(stores, "key={{ secrets.vault.api_key }}\n"
+                           "a={{ secrets.vault.[no/one] }}\n"
+                           "b={{ secrets.vault.[no/two] | default('ok') }}\n"
+                           "{% if secrets.vault.[no/three] is defined %}x{% endif %}\n"
+                           "c={{ 'prefix-' ~ secrets.vault.[no/four] }}\n"
+                           "d={{ secrets.vault.db_creds.password }}")
+    assert [p.split(": ")[0] for p in error.problems] == ["conf.j2:2", "conf.j2:5"]
+    assert "secrets.vault.[no/one]: not found" in error.problems[0]
+    assert "secrets.vault.[no/four]: not found" in error.problems[1]
+    assert "api-key-value" not in str(error) and "pw-1" not in str(error)
+
+
 def test_values_never_in_errors(make_stores, tmp_path: Path) -> None:
     stores = make_stores({"stores": [{"name": "s", "type": "db",
                                       "configuration": {"url": f"sqlite:///{tmp_path}/c.db"}}]})

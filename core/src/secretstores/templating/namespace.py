@@ -11,6 +11,7 @@ into with ``.key`` or ``["key"]``. Denied and unreachable secrets raise at once:
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -68,17 +69,44 @@ class SecretText(str):
         return SecretText(text, label)
 
 
-class MissingSecret(StrictUndefined):
-    """A secret that does not exist: undefined, so ``| default(...)`` can replace it."""
+def caller_template_line() -> int | None:
+    """The line of the template whose code is running further up this thread's stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        template = frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            return int(template.get_corresponding_lineno(frame.f_lineno))
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
 
-    __slots__ = ()
+
+class MissingSecret(StrictUndefined):
+    """A secret that does not exist: undefined, so ``| default(...)`` can replace it.
+
+    Given a ``problems`` list, writing it out records ``(line, message)`` there
+    and renders nothing, so one render reports every missing secret at once;
+    any other use raises :class:`SecretNotFoundError` at once.
+    """
+
+    __slots__ = ("_problems",)
+
+    def __init__(self, hint: str | None = None, name: str | None = None,
+                 problems: list[tuple[int | None, str]] | None = None) -> None:
+        super().__init__(hint=hint, name=name)
+        self._problems = problems
+
+    def __str__(self) -> str:
+        if self._problems is None:
+            return self._fail_with_undefined_error()  # type: ignore[no-any-return]
+        self._problems.append((caller_template_line(), self._undefined_hint or "not found"))
+        return ""
 
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
         raise SecretNotFoundError(self._undefined_hint or "secret not found",
                                   reference=self._undefined_name)
 
     # StrictUndefined binds these to its own method at class creation: rebind.
-    __str__ = __iter__ = __len__ = __bool__ = __eq__ = __ne__ = __hash__ = (  # type: ignore[assignment]
+    __iter__ = __len__ = __bool__ = __eq__ = __ne__ = __hash__ = (  # type: ignore[assignment]
         __contains__
     ) = _fail_with_undefined_error
 

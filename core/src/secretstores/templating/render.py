@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 _TEMPLATE_CACHE_SIZE = 512
 
+#: Where prefetch leaves the list in which missing secrets record their uses.
+MISSING = "__secretstores_missing"
+
 
 @attrs.define
 class Slot:
@@ -207,8 +210,10 @@ class Renderer:
                     if result.status is Status.FOUND:
                         values[slot.variable] = SecretText(result.value or "", slot.label)
                     elif result.status is Status.NOT_FOUND:
+                        missing = values.setdefault(MISSING, [])
                         values[slot.variable] = MissingSecret(
-                            hint=f"{slot.label}: not found ({result.message})", name=slot.label)
+                            hint=f"{slot.label}: not found ({result.message})", name=slot.label,
+                            problems=missing)
                     else:
                         what = ("access denied" if result.status is Status.DENIED
                                 else "store unavailable")
@@ -252,8 +257,17 @@ class Renderer:
         else:
             variables = values if owned else dict(values)
         variables["secrets"] = SecretsNamespace(self._specs, self._resolver())
+        missing: list[tuple[int | None, str]] | None = variables.get(MISSING)
+        if missing:
+            missing.clear()  # the list is shared by the leaves of one render_data
         try:
-            return compiled.template.render(variables)
+            text = compiled.template.render(variables)
+            if missing:
+                raise TemplateError([f"{compiled.name}:{line or '?'}: {message}"
+                                     for line, message in missing], template=compiled.name)
+            return text
+        except TemplateError:
+            raise
         except SecretStoresError as exc:
             line = template_line(exc.__traceback__)
             message = str(exc)
