@@ -95,7 +95,7 @@ class MissingSecret(StrictUndefined):
         super().__init__(hint=hint, name=name)
         self._problems = problems
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # type: ignore[override]
         if self._problems is None:
             return self._fail_with_undefined_error()  # type: ignore[no-any-return]
         self._problems.append((caller_template_line(), self._undefined_hint or "not found"))
