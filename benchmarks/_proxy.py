@@ -44,13 +44,8 @@ class HttpProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 time.sleep(proxy.delay)
-                connection = http.client.HTTPConnection(*proxy.upstream, timeout=60)
-                connection.connect()
-                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-                connection.request(self.command, self.path, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
+                response, data = self._upstream_request(body, headers)
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in _HOP:
@@ -58,7 +53,32 @@ class HttpProxy:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                connection.close()
+
+            def _upstream_request(self, body: bytes | None, headers: dict[str, str]
+                                  ) -> tuple[http.client.HTTPResponse, bytes]:
+                # one upstream connection per client connection, kept alive like it
+                for attempt in (1, 2):
+                    connection = getattr(self, "upstream", None)
+                    if connection is None:
+                        connection = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+                        connection.connect()
+                        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        self.upstream = connection
+                    try:
+                        connection.request(self.command, self.path, body=body, headers=headers)
+                        response = connection.getresponse()
+                        return response, response.read()
+                    except (OSError, http.client.HTTPException):
+                        connection.close()
+                        self.upstream = None
+                        if attempt == 2:
+                            raise
+                raise AssertionError("unreachable")
+
+            def finish(self) -> None:
+                super().finish()
+                if getattr(self, "upstream", None) is not None:
+                    self.upstream.close()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_LIST = _forward
 
