@@ -10,7 +10,6 @@ of the name that needs them, and provider SDKs only when a store is first used.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -37,10 +36,7 @@ from secretstores.model import FetchResult, SecretMapping, Session, Status, Stor
 if TYPE_CHECKING:
     from secretstores.api import SecretStores
 
-try:
-    __version__ = version("secretstores")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+from secretstores._version import __version__
 
 #: Marks a function as a hook implementation of a secretstores plugin.
 hookimpl = pluggy.HookimplMarker("secretstores")
