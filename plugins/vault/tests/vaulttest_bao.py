@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -33,20 +34,29 @@ def bao_binary() -> Path:
 
 
 class BaoServer:
-    """``bao server -dev`` on a free port of 127.0.0.1, with a root token."""
+    """``bao server -dev`` on a free port of 127.0.0.1, with a root token.
 
-    def __init__(self, workdir: Path) -> None:
+    With ``tls=True`` it serves HTTPS with a certificate from its own CA, whose
+    file is ``ca_file``.
+    """
+
+    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
         self.port = free_port()
-        self.address = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.address = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.root_token = f"root-{uuid.uuid4().hex}"
         self.log = workdir / "bao.log"
+        self.ca_file = workdir / "tls" / "vault-ca.pem"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the server and wait until ``/v1/sys/health`` says it is unsealed."""
+        tls = ["-dev-tls", f"-dev-tls-cert-dir={self.ca_file.parent}"] if self.tls else []
+        if self.tls:
+            self.ca_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "wb") as log:
             self._process = subprocess.Popen(
-                [str(bao_binary()), "server", "-dev",
+                [str(bao_binary()), "server", "-dev", *tls,
                  f"-dev-root-token-id={self.root_token}",
                  f"-dev-listen-address=127.0.0.1:{self.port}"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -57,7 +67,10 @@ class BaoServer:
             if self._process.poll() is not None:
                 raise RuntimeError(f"bao exited early: {self.log.read_text()[-2000:]}")
             try:
-                with urllib.request.urlopen(f"{self.address}/v1/sys/health", timeout=1) as r:
+                context = (ssl.create_default_context(cafile=str(self.ca_file))
+                           if self.tls and self.ca_file.exists() else None)
+                with urllib.request.urlopen(f"{self.address}/v1/sys/health", timeout=1,
+                                            context=context) as r:
                     if json.load(r).get("sealed") is False:
                         return
             except (urllib.error.URLError, OSError, ValueError):
@@ -78,7 +91,9 @@ class BaoServer:
 
     def root(self, namespace: str | None = None) -> hvac.Client:
         """An hvac client with the root token."""
-        return hvac.Client(url=self.address, token=self.root_token, namespace=namespace)
+        verify: bool | str = str(self.ca_file) if self.tls else True
+        return hvac.Client(url=self.address, token=self.root_token, namespace=namespace,
+                           verify=verify)
 
     def seed(self, path: str, data: dict[str, Any], mount: str = "secret") -> None:
         """Write ``data`` at ``path`` with the root token."""

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 
 import hvac
 import hvac.exceptions
-import requests
 
 from secretstores.errors import AuthenticationError, StoreUnavailableError
 from secretstores.model import Session
 from secretstores_vault.config import VaultConfig
+from secretstores_vault.transport import NETWORK_ERRORS
 
 #: The signed request body of an AWS IAM login (as Vault's own CLI sends it).
 _GET_CALLER_IDENTITY = "Action=GetCallerIdentity&Version=2011-06-15"
@@ -29,18 +29,16 @@ _GET_CALLER_IDENTITY = "Action=GetCallerIdentity&Version=2011-06-15"
 def new_client(config: VaultConfig, token: str | None = None) -> hvac.Client:
     """An hvac client for ``config``'s address and namespace (no request is made).
 
-    Its connection pool holds as many connections as a batch reads in parallel,
-    so parallel reads reuse connections instead of opening and dropping them.
+    Requests travel through :class:`~secretstores_vault.transport.Transport`, whose
+    pool holds as many connections as a batch reads in parallel.
     """
     from secretstores_vault.kv import PARALLEL_READS
+    from secretstores_vault.transport import Transport
 
     verify: bool | str = config.ca_cert if config.ca_cert else True
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=PARALLEL_READS)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    transport = Transport(config.address, verify=verify, pool_size=PARALLEL_READS)
     return hvac.Client(url=config.address, token=token, namespace=config.namespace or None,
-                       verify=verify, session=session)
+                       verify=verify, session=transport)
 
 
 def authenticate(config: VaultConfig) -> Session:
@@ -69,7 +67,7 @@ def _session(client: hvac.Client, response: Any) -> Session:
 
 def _failure(what: str, exc: Exception, *secrets: str | None) -> Exception:
     """The error for a failed login: which method and role, what Vault said, no secret."""
-    if isinstance(exc, requests.exceptions.RequestException):
+    if isinstance(exc, NETWORK_ERRORS):
         return StoreUnavailableError(f"{what} failed: cannot reach Vault ({type(exc).__name__})")
     if isinstance(exc, hvac.exceptions.VaultError):
         errors = getattr(exc, "errors", None) or [str(exc).split(", on ")[0]]

@@ -20,7 +20,6 @@ from typing import Any, NoReturn
 import attrs
 import hvac
 import hvac.exceptions
-import requests
 
 from secretstores.errors import (
     AccessDeniedError,
@@ -30,6 +29,7 @@ from secretstores.errors import (
 )
 from secretstores.model import FetchResult, Status
 from secretstores_vault.config import VaultConfig
+from secretstores_vault.transport import NETWORK_ERRORS
 
 #: The data key a plain value is stored under, and read back from.
 VALUE_KEY = "value"
@@ -108,7 +108,7 @@ def _read(client: hvac.Client, config: VaultConfig,
         return FetchResult.not_found(f"{where}{config.mount}/{path} not found (or deleted)")
     except hvac.exceptions.Forbidden:
         return FetchResult.denied(f"permission denied on {config.mount}/data/{path}")
-    except requests.exceptions.RequestException as exc:
+    except NETWORK_ERRORS as exc:
         raise StoreUnavailableError(f"cannot reach Vault ({type(exc).__name__})") from None
     except hvac.exceptions.VaultError as exc:
         return FetchResult.unavailable(f"Vault answered for {config.mount}/{path}: {_errors(exc)}")
