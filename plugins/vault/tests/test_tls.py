@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secretstores import Status
 from vaulttest_bao import BaoServer
+
+from secretstores import Status
 
 
 @pytest.fixture(scope="module")
