@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,8 +34,7 @@ def test_https_with_the_servers_ca_certificate(bao_tls: BaoServer, make_stores: 
 
 
 def test_https_refuses_a_server_it_cannot_verify(bao_tls: BaoServer, make_stores: Any,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 tmp_path: Path) -> None:
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     bao_tls.seed("tls/app", {"password": "over-tls"})
     # a CA bundle that does not hold the dev server's CA
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
