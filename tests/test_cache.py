@@ -244,3 +244,20 @@ def test_not_found_is_not_cached(make_stores, tmp_path: Path) -> None:
         "url": f"sqlite:///{tmp_path}/c.db"}}]})
     writer.put("w", "k", "now-here")
     assert stores.render_string("{{ secrets.s.k | default('none') }}") == "now-here"
+
+
+def test_a_write_through_the_manager_refreshes_local(make_stores) -> None:
+    stores = make_stores(None)  # local, and a DB manager over the same database
+    stores.put("local", "shared", "old")
+    assert stores.get("local", "shared") == "old"  # cached now
+    stores.put("manager", "shared", "new")
+    assert stores.get("local", "shared") == "new"
+
+
+def test_disabled_cache_creates_no_files(make_stores, isolated_home: Path) -> None:
+    stores = make_stores({"cache": {"enabled": False}})
+    stores.put("local", "k", "v")
+    assert stores.get("local", "k") == "v"
+    assert stores.invalidate() == 0
+    assert not (isolated_home / "cache").exists()
+    assert not (isolated_home / "data" / "keys" / "cache.key").exists()

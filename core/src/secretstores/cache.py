@@ -72,7 +72,10 @@ class SecretCache:
         return self._disk
 
     def store_key(self, *parts: str) -> str:
-        """A stable, keyed fingerprint of a store (name, type, configuration)."""
+        """A stable, keyed fingerprint of a store's backend (type, configuration)."""
+        if not self.enabled:
+            # nothing is cached: any fingerprint will do, and no key file is needed
+            return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
         self._open()
         return hmac.new(self._hmac_key, "\0".join(parts).encode(), "sha256").hexdigest()[:32]
 
@@ -142,6 +145,8 @@ class SecretCache:
 
     def invalidate(self, store_key: str | None = None, identifier: str | None = None) -> int:
         """Forget one secret, one store's secrets, or everything; return entries removed."""
+        if not self.enabled:
+            return 0
         disk = self._open()
         if store_key is None:
             self._memory.clear()  # in place: the renderer holds this dict

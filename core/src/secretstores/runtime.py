@@ -67,11 +67,11 @@ class StoreRuntime:
 
     @property
     def store_key(self) -> str:
-        """The store's keyed fingerprint in the cache (name, type and configuration)."""
+        """The store's keyed fingerprint in the cache (type and configuration)."""
         if self._store_key is None:
-            self._store_key = self._cache.store_key(
-                self.name, self.spec.type, _fingerprint(self.spec)
-            )
+            # Not the store's name: two stores over the same backend (``local`` and a
+            # DB ``manager``) share entries, so a write through one refreshes both.
+            self._store_key = self._cache.store_key(self.spec.type, _fingerprint(self.spec))
         return self._store_key
 
     # -- sessions -----------------------------------------------------------
