@@ -14,6 +14,7 @@ from pathlib import Path
 import diskcache
 import pytest
 
+from secretstores import SecretNotFoundError
 from secretstores.api import SecretStores
 from secretstores.testing import CANARY, count_fetch_calls
 
@@ -261,3 +262,20 @@ def test_disabled_cache_creates_no_files(make_stores, isolated_home: Path) -> No
     assert stores.invalidate() == 0
     assert not (isolated_home / "cache").exists()
     assert not (isolated_home / "data" / "keys" / "cache.key").exists()
+
+
+def test_a_store_with_ttl_0_never_reads_a_sibling_stores_cache(make_stores, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/one.db"
+    stores = make_stores({"defaultStores": False, "stores": [
+        {"name": "cached", "type": "db", "configuration": {"url": url}},
+        {"name": "live", "type": "db", "configuration": {"url": url}, "cacheTtl": 0}]})
+    stores.put("cached", "k", "old")
+    assert stores.render_string("{{ secrets.cached.k }}") == "old"  # now in the memory tier
+    import sqlite3
+
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        connection.execute("DELETE FROM secretstores_secrets")
+    assert stores.render_string("{{ secrets.cached.k }}") == "old"
+    assert stores.render_string("{{ secrets.live.k | default('gone') }}") == "gone"
+    with pytest.raises(SecretNotFoundError):
+        stores.get("live", "k")

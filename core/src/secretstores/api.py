@@ -61,7 +61,7 @@ class SecretStores:
         }
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._memory = self.cache.memory
+        self._memory: Mapping[Any, tuple[float, str]] = self.cache.memory
         self._renderer = Renderer(self._runtimes, self._executor, self._memory)
 
     def __repr__(self) -> str:
@@ -169,7 +169,7 @@ class SecretStores:
         if runtime is not None:  # the warm path: straight from the memory tier
             identifier = runtime.spec.resolve(reference)
             if identifier is not None:
-                entry = self._memory.get((runtime.store_key, identifier))
+                entry = self._memory.get(runtime.memory_key(identifier))
                 if entry is not None and entry[0] > time.monotonic():
                     return entry[1]
         result = self.fetch(store, [reference])[reference]

@@ -16,6 +16,7 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ class SecretCache:
         return f"{store_key}:{digest}"
 
     @property
-    def memory(self) -> dict[tuple[str, str], tuple[float, str]]:
+    def memory(self) -> Mapping[Any, tuple[float, str]]:
         """The in-memory tier: ``(store key, identifier) -> (monotonic expiry, value)``.
 
         Read-only for callers; the renderer reads it directly on its warm path.

@@ -141,6 +141,12 @@ class StoreRuntime:
 
     # -- reading -----------------------------------------------------------
 
+    def memory_key(self, identifier: str) -> tuple[str, str] | None:
+        """The key of ``identifier`` in the cache's memory tier; None when this store
+        does not cache (``cacheTtl: 0``), even if another store over the same backend does.
+        """
+        return (self.store_key, identifier) if self.ttl > 0 else None
+
     def cached(self, identifier: str) -> str | None:
         """The cached value of ``identifier``, or None."""
         if self.ttl <= 0:

@@ -78,7 +78,7 @@ def structure(cls: type, data: Any, where: str) -> tuple[Any | None, list[str]]:
         each starting with ``where`` (e.g. ``store 'vault': configuration``).
     """
     if not isinstance(data, Mapping):
-        return None, [f"{where}: expected an object, got {_kind(data)}"]
+        return None, [f"{where}: expected an object, got {kind_of(data)}"]
     problems: list[str] = []
     fields = attrs.fields(cls)
     known = {f.alias: f for f in fields}
@@ -120,7 +120,7 @@ def _describe(exc: Exception, field: attrs.Attribute[Any], value: Any) -> str:
     return message
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     return {
         dict: "an object",
         list: "an array",
@@ -131,5 +131,3 @@ def _kind(value: Any) -> str:
         type(None): "null",
     }.get(type(value), type(value).__name__)
 
-
-kind_of = _kind

@@ -45,7 +45,8 @@ MISSING = "__secretstores_missing"
 class Slot:
     """One distinct static reference of a template: where its value comes from.
 
-    ``key`` is the reference's key in the cache's memory tier; ``memo`` keeps the
+    ``key`` is the reference's key in the cache's memory tier (None: never cached,
+    and ``dict.get(None)`` misses); ``memo`` keeps the
     last value handed out, so a warm render reuses it instead of wrapping the
     same text again.
     """
@@ -55,7 +56,7 @@ class Slot:
     identifier: str
     label: str
     references: tuple[Reference, ...]
-    key: tuple[str, str]
+    key: tuple[str, str] | None
     memo: tuple[str, SecretText] | None = None
 
 
@@ -95,7 +96,7 @@ class Renderer:
         self,
         runtimes: Mapping[str, StoreRuntime],
         executor: Callable[[], ThreadPoolExecutor],
-        memory: Mapping[tuple[str, str], tuple[float, str]],
+        memory: Mapping[Any, tuple[float, str]],
     ) -> None:
         self._runtimes = runtimes
         self._memory = memory
@@ -156,7 +157,7 @@ class Renderer:
             assert identifier is not None
             runtime = self._runtimes[store]
             slots.append(Slot(slot_variable(store, key), runtime, identifier, _label(store, key),
-                              tuple(refs), (runtime.store_key, identifier)))
+                              tuple(refs), runtime.memory_key(identifier)))
         return tuple(slots), tuple(problems)
 
     # -- fetching -----------------------------------------------------------
