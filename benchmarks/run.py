@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import header, save
 
-SCENARIOS = ("startup", "warm", "cold", "load", "peers", "memory")
+SCENARIOS = ("startup", "warm", "cold", "load", "peers", "memory", "steady", "outage")
 
 
 def main(argv: list[str]) -> int:

@@ -59,3 +59,24 @@ def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
         return result
 
     return run
+
+
+@pytest.fixture
+def install_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``install_distribution(dist, entries, modules)``: a distribution with entry points in
+    the ``secretstores`` group, written the way pip installs one (modules and a
+    ``*.dist-info``) on a ``sys.path`` entry of this test only."""
+    site = tmp_path / "site"
+    monkeypatch.syspath_prepend(str(site))
+
+    def install(dist: str, entries: dict[str, str], modules: dict[str, str]) -> None:
+        site.mkdir(parents=True, exist_ok=True)
+        info = site / f"{dist}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        lines = "\n".join(f"{name} = {target}" for name, target in entries.items())
+        (info / "entry_points.txt").write_text(f"[secretstores]\n{lines}\n")
+        for module, source in modules.items():
+            (site / f"{module}.py").write_text(source)
+
+    return install

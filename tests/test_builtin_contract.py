@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from secretstores.api import SecretStores
-from secretstores.testing import StoreContract, StoreHarness
+from secretstores.testing import CANARY, StoreContract, StoreHarness
 
 
 class EnvHarness(StoreHarness):
@@ -71,6 +72,12 @@ class DbHarness(StoreHarness):
     def expire_credentials(self) -> bool:
         return False
 
+    def unresponsive_definition(self, address: str) -> dict[str, Any] | None:
+        if not self.url.startswith("postgresql://"):
+            return None  # a SQLite file has no address
+        return {"type": "db", "configuration": dict(
+            self.configuration, url=f"postgresql://postgres@{address}/test")}
+
 
 class TestDbStoreSqlite(StoreContract):
     @pytest.fixture
@@ -86,3 +93,49 @@ class TestDbStorePostgres(StoreContract):
     @pytest.fixture
     def harness(self, tmp_path: Path) -> StoreHarness:
         return DbHarness(POSTGRES_URL, tmp_path)
+
+
+class ToyHarness(StoreHarness):
+    """The third-party toy plugin (tests/plugins/secretstores_toy), a file of secrets."""
+
+    type = "toy"
+    writable = True
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "toy-secrets.json"
+        self.path.write_text("{}")
+        self.tmp_path = tmp_path
+
+    def _edit(self, **changes: Any) -> None:
+        data = json.loads(self.path.read_text())
+        data.update(changes)
+        self.path.write_text(json.dumps(data))
+
+    def definition(self) -> dict[str, Any]:
+        return {"type": "toy", "configuration": {"path": str(self.path), "deny": ["ss_denied"],
+                                                 "token": f"toy-{CANARY}"}}
+
+    def seed(self, identifier: str, value: str) -> None:
+        self._edit(**{identifier: value})
+
+    def denied_identifier(self) -> str:
+        self.seed("ss_denied", "refused")
+        return "ss_denied"
+
+    def fail_next(self, count: int, *, throttle: bool = False) -> bool:
+        self._edit(**{"__throttle__" if throttle else "__flaky__": count})
+        return True
+
+    def misconfigured_definitions(self) -> dict[str, dict[str, Any]]:
+        not_json = self.tmp_path / "not-json.txt"
+        not_json.write_text("this is not JSON")
+        return {"a directory": {"type": "toy", "configuration": {"path": str(self.tmp_path)}},
+                "not JSON": {"type": "toy", "configuration": {"path": str(not_json)}}}
+
+
+class TestToyStore(StoreContract):
+    """A provider written from docs/ alone, without checking store.type."""
+
+    @pytest.fixture
+    def harness(self, tmp_path: Path) -> StoreHarness:
+        return ToyHarness(tmp_path)

@@ -54,7 +54,8 @@ def test_env_store_and_global_options_before_command(tmp_path: Path) -> None:
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"stores": [
         {"name": "app", "type": "env", "configuration": {"prefix": "APP_"},
-         "mappings": [{"name": "token", "secretIdentifier": "TOKEN"}]}]}))
+         "mappings": [{"name": "token", "secretIdentifier": "TOKEN"}]},
+        {"name": "env", "type": "env"}]}))
     result = cli("--config", str(config), "--env-prefix", "ARCHESTRA", "render", "-",
                  stdin="{{ secrets.app.token }}/{{ secrets.env.PLAIN }}",
                  env={"APP_TOKEN": "t0k", "PLAIN": "p"})

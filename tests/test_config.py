@@ -329,7 +329,7 @@ def test_read_only_store_refuses_writes(make_stores, tmp_path: Path) -> None:
 
 
 def test_cache_ttl_settings(make_stores) -> None:
-    stores = make_stores({"stores": [
+    stores = make_stores({"defaultStores": ["local"], "stores": [
         {"name": "short", "type": "env", "cacheTtl": 2.5},
         {"name": "off", "type": "env", "cacheTtl": 0},
         {"name": "dflt", "type": "env"},
@@ -369,8 +369,8 @@ def test_default_stores_false(make_stores) -> None:
 
 def test_configured_store_replaces_a_default(make_stores, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'mine.db'}"
-    stores = make_stores({"stores": [{"name": "local", "type": "db",
-                                      "configuration": {"url": url}}]})
+    stores = make_stores({"defaultStores": True, "stores": [
+        {"name": "local", "type": "db", "configuration": {"url": url}}]})
     assert stores.stores["local"].config.url == url
     # the manager (DB by default) uses the same database as local
     assert stores.stores["manager"].config.url == url

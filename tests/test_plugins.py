@@ -11,35 +11,23 @@ from __future__ import annotations
 import logging
 import uuid
 from importlib.metadata import entry_points, version
-from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
 import secretstores
-from secretstores import ConfigError, StoreType, TemplateError, hookimpl
+from secretstores import ConfigError, PluginError, StoreType, TemplateError, hookimpl
 from secretstores.plugins import Plugins, get_plugins
 from secretstores.testing import CANARY, count_fetch_calls
 
 
-def install_distribution(site: Path, dist: str, entries: dict[str, str],
-                         modules: dict[str, str]) -> None:
-    """Write a distribution into ``site`` the way pip installs one: modules + dist-info."""
-    site.mkdir(parents=True, exist_ok=True)
-    info = site / f"{dist}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    lines = "\n".join(f"{name} = {target}" for name, target in entries.items())
-    (info / "entry_points.txt").write_text(f"[secretstores]\n{lines}\n")
-    for module, source in modules.items():
-        (site / f"{module}.py").write_text(source)
-
-
 @pytest.fixture
-def broken_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def broken_site(install_distribution: Any) -> dict[str, str]:
     """Install one plugin that fails to import and one with a misspelled hook name."""
     tag = uuid.uuid4().hex[:8]
     names = {"import": f"ss_broken_{tag}", "typo": f"ss_typo_{tag}"}
-    install_distribution(tmp_path / "site", f"ss_broken_{tag}", {
+    install_distribution(f"ss_broken_{tag}", {
         names["import"]: f"ss_broken_mod_{tag}",
         names["typo"]: f"ss_typo_mod_{tag}",
     }, {
@@ -51,7 +39,6 @@ def broken_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
             "    return None\n"
         ),
     })
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
     return names
 
 
@@ -68,7 +55,8 @@ def test_toy_plugin_is_installed_and_discovered() -> None:
     assert info.version == version("secretstores-toy")
     assert not info.builtin
     assert info.store_types == ("toy",)
-    assert "secretstores_fetch" in info.hooks
+    assert info.distribution == "secretstores-toy"
+    assert "secretstores_read" in info.hooks and "secretstores_fetch" not in info.hooks
 
 
 def test_toy_plugin_serves_mappings_and_raw_identifiers(make_stores, toy_file) -> None:
@@ -93,12 +81,17 @@ def test_toy_plugin_denied_and_not_found(make_stores, toy_file) -> None:
     assert stores.render_string("{{ secrets.x.absent | default('no') }}") == "no"
 
 
-def test_toy_is_read_only(make_stores, toy_file) -> None:
+def test_toy_is_read_only_unless_it_says_so(make_stores, toy_file) -> None:
+    path = toy_file({})
     stores = make_stores({"stores": [{"name": "x", "type": "toy",
-                                      "configuration": {"path": toy_file({})}}]})
+                                      "configuration": {"path": path}}]})
     assert stores.stores["x"].read_only
-    with pytest.raises(secretstores.ReadOnlyStoreError, match="cannot write"):
+    with pytest.raises(secretstores.ReadOnlyStoreError, match='set "readOnly": false'):
         stores.put("x", "a", "b")
+    writable = make_stores({"stores": [{"name": "x", "type": "toy", "readOnly": False,
+                                        "configuration": {"path": path}}]})
+    writable.put("x", "a", "b")
+    assert writable.get("x", "a") == "b"
 
 
 # -- selecting plugins with variables -------------------------------------------------------
@@ -191,16 +184,48 @@ def test_duplicate_type_names_are_an_error() -> None:
     class Impostor:
         @hookimpl
         def secretstores_store_types(self):
-            return [StoreType("env", object)]
+            return [StoreType("env", EmptyConfig)]
+
+        @hookimpl
+        def secretstores_authenticate(self, store):
+            return None
+
+        @hookimpl
+        def secretstores_read(self, store, client, identifier):
+            return None
 
     plugins = Plugins(load_entrypoints=False)
-    plugins.register(Impostor(), name="impostor")
-    with pytest.raises(ConfigError) as info:
-        plugins.store_types()
+    with pytest.raises(PluginError) as info:
+        plugins.register(Impostor(), name="impostor")
     assert "'env'" in str(info.value)
-    assert "secretstores.builtin.env_store" in str(info.value) and "impostor" in str(info.value)
-    with pytest.raises(ConfigError, match="declared by both"):
-        secretstores.SecretStores.from_dict({"stores": []}, plugins=plugins)
+    assert "distribution 'secretstores (built-in)'" in str(info.value)
+    assert "plugin 'impostor'" in str(info.value)
+    # refused as a whole: nothing of it stays, and the plugin set still works
+    assert not plugins.pm.has_plugin("impostor")
+    assert plugins.store_types()["env"][1] == "secretstores.builtin.env_store"
+    secretstores.SecretStores.from_dict({"stores": []}, plugins=plugins).close()
+
+
+def test_duplicate_type_names_name_both_distributions(install_distribution: Any) -> None:
+    """A second installed distribution declaring ``toy`` clashes with secretstores-toy."""
+    tag = uuid.uuid4().hex[:8]
+    install_distribution(f"acme-toy-{tag}", {f"acme_{tag}": f"acme_{tag}"}, {
+        f"acme_{tag}": (
+            "import attrs\n"
+            "from secretstores import StoreType, hookimpl\n\n"
+            "@attrs.frozen\nclass Config:\n    pass\n\n"
+            "@hookimpl\ndef secretstores_store_types():\n"
+            "    return [StoreType('toy', Config)]\n\n"
+            "@hookimpl\ndef secretstores_authenticate(store):\n    return None\n\n"
+            "@hookimpl\ndef secretstores_read(store, client, identifier):\n    return None\n"
+        )})
+    with pytest.raises(PluginError) as info:
+        Plugins().store_types()
+    message = str(info.value)
+    assert "store type 'toy' is declared by both" in message
+    assert "distribution 'secretstores-toy'" in message
+    assert f"distribution 'acme-toy-{tag}'" in message
+    assert "SECRETSTORES_DISABLE_PLUGINS" in message
 
 
 def test_trace_variable_logs_hook_calls(monkeypatch: pytest.MonkeyPatch,
@@ -220,3 +245,8 @@ def test_trace_variable_logs_hook_calls(monkeypatch: pytest.MonkeyPatch,
 
 def test_hookimpl_is_importable_from_the_root() -> None:
     assert secretstores.hookimpl.project_name == "secretstores"
+
+
+@attrs.frozen
+class EmptyConfig:
+    """A store type without configuration fields."""

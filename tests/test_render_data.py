@@ -79,7 +79,10 @@ def test_render_data_errors_name_the_path(stores: SecretStores) -> None:
             "args": ["ok", "{{ secrets.nostore.x }}"]}
     with pytest.raises(TemplateError) as info:
         stores.render_data(data)
-    assert str(info.value).startswith("config.args[1]:1: secrets.nostore.x: unknown store")
+    assert [p.split(": ")[:2] for p in info.value.problems] == [  # every leaf's, in order
+        ["config.headers.Authorization:1", "secrets.env.NOT_SET_ANYWHERE"],
+        ["config.args[1]:1", "secrets.nostore.x"]]
+    assert "unknown store 'nostore'" in info.value.problems[1]
     del data["args"]
     with pytest.raises(TemplateError) as info:
         stores.render_data(data, name="server")

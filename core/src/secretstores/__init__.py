@@ -18,6 +18,8 @@ from secretstores.errors import (
     AccessDeniedError,
     AuthenticationError,
     ConfigError,
+    MisconfiguredError,
+    PluginError,
     PluginNotInstalledError,
     ReadOnlyStoreError,
     SecretLookupError,
@@ -26,15 +28,28 @@ from secretstores.errors import (
     StoreError,
     StoreUnavailableError,
     TemplateError,
+    ThrottledError,
+    TransientError,
     Unauthorized,
     UnknownReferenceError,
     UnknownStoreError,
+    UnsupportedOperationError,
     WriteConflictError,
 )
-from secretstores.model import FetchResult, SecretMapping, Session, Status, StoreSpec, StoreType
+from secretstores.model import (
+    Capability,
+    FetchResult,
+    SecretMapping,
+    Session,
+    Status,
+    StoreEvent,
+    StoreSpec,
+    StoreType,
+)
 
 if TYPE_CHECKING:
     from secretstores.api import SecretStores
+    from secretstores.templating.limits import TemplateLimits
 
 from secretstores._version import __version__
 
@@ -44,8 +59,11 @@ hookimpl = pluggy.HookimplMarker("secretstores")
 __all__ = [
     "AccessDeniedError",
     "AuthenticationError",
+    "Capability",
     "ConfigError",
     "FetchResult",
+    "MisconfiguredError",
+    "PluginError",
     "PluginNotInstalledError",
     "ReadOnlyStoreError",
     "SecretLookupError",
@@ -56,13 +74,18 @@ __all__ = [
     "Session",
     "Status",
     "StoreError",
+    "StoreEvent",
     "StoreSpec",
     "StoreType",
     "StoreUnavailableError",
     "TemplateError",
+    "TemplateLimits",
+    "ThrottledError",
+    "TransientError",
     "Unauthorized",
     "UnknownReferenceError",
     "UnknownStoreError",
+    "UnsupportedOperationError",
     "WriteConflictError",
     "__version__",
     "hookimpl",
@@ -74,4 +97,8 @@ def __getattr__(name: str) -> Any:
         from secretstores.api import SecretStores
 
         return SecretStores
+    if name == "TemplateLimits":
+        from secretstores.templating.limits import TemplateLimits
+
+        return TemplateLimits
     raise AttributeError(f"module 'secretstores' has no attribute {name!r}")

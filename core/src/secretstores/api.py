@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-import threading
 import time
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from secretstores.errors import (
 from secretstores.model import FetchResult, Status, StoreSpec
 from secretstores.plugins import Plugins, get_plugins
 from secretstores.runtime import StoreRuntime
+from secretstores.templating.limits import DEFAULT_LIMITS, TemplateLimits
 from secretstores.templating.references import Reference
 from secretstores.templating.render import Compiled, Renderer
 
@@ -47,22 +47,21 @@ class SecretStores:
         *,
         plugins: Plugins | None = None,
         cache: SecretCache | None = None,
+        limits: TemplateLimits | None = None,
     ) -> None:
         self.config = config
         self.plugins = plugins or get_plugins()
         settings = config.cache
         self.cache = cache or SecretCache(
-            settings.directory, key_file=settings.key_file, enabled=settings.enabled
+            settings.directory, key_file=settings.key_file, enabled=settings.enabled,
+            memory_entries=settings.memory_entries,
         )
         self._runtimes = {
-            name: StoreRuntime(spec, plugins=self.plugins, cache=self.cache,
-                               default_ttl=settings.ttl)
+            name: StoreRuntime(spec, plugins=self.plugins, cache=self.cache, settings=settings)
             for name, spec in config.stores.items()
         }
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-        self._memory: Mapping[Any, tuple[float, str]] = self.cache.memory
-        self._renderer = Renderer(self._runtimes, self._executor, self._memory)
+        self._memory = self.cache.getter  # the warm path's lookup into the memory tier
+        self._renderer = Renderer(self._runtimes, self._memory, limits or DEFAULT_LIMITS)
 
     def __repr__(self) -> str:
         return f"SecretStores(stores={sorted(self._runtimes)!r}, source={self.config.source!r})"
@@ -79,6 +78,7 @@ class SecretStores:
         strict_manager: bool | None = None,
         plugins: Plugins | None = None,
         cache: SecretCache | None = None,
+        limits: TemplateLimits | None = None,
         source: str | None = None,
     ) -> SecretStores:
         """Build from a configuration document (``{"stores": [...], "cache": {...}}``).
@@ -87,11 +87,13 @@ class SecretStores:
         :param environ: variables for ``${VAR}`` and the manager (default: os.environ).
         :param strict_manager: refuse instead of falling back to the database when
             the manager's variables are incomplete.
+        :param limits: what one render may use (output, strings, integers, CPU time);
+            see :class:`~secretstores.templating.limits.TemplateLimits`.
         """
         plugins = plugins or get_plugins()
         config = build_config(data, plugins=plugins, source=source, environ=environ,
                               env_prefix=env_prefix, strict_manager=strict_manager)
-        return cls(config, plugins=plugins, cache=cache)
+        return cls(config, plugins=plugins, cache=cache, limits=limits)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **options: Any) -> SecretStores:
@@ -125,19 +127,11 @@ class SecretStores:
                 f"unknown store '{store}' (configured stores: {known})", reference=store
             ) from None
 
-    def check(self, store: str) -> None:
-        """Authenticate to ``store`` now; raise if it fails."""
-        self.runtime(store).check()
-
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            with self._pool_lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(
-                        max_workers=min(16, max(4, len(self._runtimes))),
-                        thread_name_prefix="secretstores",
-                    )
-        return self._pool
+    def check(self, store: str) -> str:
+        """Prove ``store`` works: authenticate, then the type's own check (a cheap
+        authenticated call: token valid, mount present). Return what was verified;
+        raise a :class:`~secretstores.errors.StoreError` saying what is wrong."""
+        return self.runtime(store).check()
 
     # -- reading ------------------------------------------------------------
 
@@ -169,9 +163,12 @@ class SecretStores:
         if runtime is not None:  # the warm path: straight from the memory tier
             identifier = runtime.spec.resolve(reference)
             if identifier is not None:
-                entry = self._memory.get(runtime.memory_key(identifier))
+                entry = self._memory(runtime.memory_key(identifier))
                 if entry is not None and entry[0] > time.monotonic():
-                    return entry[1]
+                    if self.plugins.listening:
+                        runtime.emit_cached([identifier])
+                    value: str = entry[1]
+                    return value
         result = self.fetch(store, [reference])[reference]
         if result.status is Status.FOUND and result.value is not None:
             return result.value
@@ -214,19 +211,28 @@ class SecretStores:
 
     def render_string(self, source: str, *, name: str = "<string>",
                       context: Mapping[str, Any] | None = None) -> str:
-        """Render a template string; ``name`` appears in error messages with the line."""
+        """Render a template string; ``name`` appears in error messages with the line.
+
+        Raises one :class:`TemplateError` listing every problem of the render.
+        """
         compiled = self._renderer.compile(source, name)
-        values = self._renderer.prefetch([compiled])
-        return self._renderer.render(compiled, values, context, owned=True)
+        return self._renderer.render([compiled], context)[0]
 
     def render_file(self, path: str | os.PathLike[str], *,
                     context: Mapping[str, Any] | None = None) -> str:
         """Render a template file."""
-        try:
-            source = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TemplateError([f"cannot read template {path}: {exc.strerror}"]) from None
-        return self.render_string(source, name=str(path), context=context)
+        return self.render_string(_read_template(path), name=str(path), context=context)
+
+    def render_env(self, source: str, *, name: str = "<env>",
+                   context: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """Render a dotenv template (``KEY=value`` lines) into variables.
+
+        The lines are parsed with python-dotenv's rules (quotes, escapes, ``export``,
+        comments, no ``${VAR}`` expansion) before the values of ``{{ }}`` are put
+        in, so a value is taken as it is and can never start another variable.
+        """
+        compiled = self._renderer.compile(source, name, env_file=True)
+        return self._renderer.render_env(compiled, context)
 
     def render_data(self, data: Any, *, name: str = "config",
                     context: Mapping[str, Any] | None = None) -> Any:
@@ -234,64 +240,60 @@ class SecretStores:
 
         All references of all strings are fetched together first. Dict keys are
         not rendered. Errors name the string's path, e.g.
-        ``config.headers.Authorization:1``.
+        ``config.headers.Authorization:1`` or ``config["a.b"][0]:1``, and list
+        every problem of every string at once.
         """
-        leaves: dict[str, Compiled] = {}
+        leaves = self._compile_leaves(data, name)
+        return _rebuild(data, iter(self._renderer.render(leaves, context)))
 
-        def collect(node: Any, path: str) -> None:
-            if isinstance(node, str):
-                if any(tag in node for tag in _TAG_START):
-                    leaves[path] = self._renderer.compile(node, path)
-            elif isinstance(node, Mapping):
-                for key, value in node.items():
-                    collect(value, f"{path}.{key}")
-            elif isinstance(node, list | tuple):
-                for index, value in enumerate(node):
-                    collect(value, f"{path}[{index}]")
-
-        collect(data, name)
-        values = self._renderer.prefetch(list(leaves.values()))
-
-        def build(node: Any, path: str) -> Any:
-            if isinstance(node, str):
-                compiled = leaves.get(path)
-                return node if compiled is None else self._renderer.render(
-                    compiled, values, context)
-            if isinstance(node, Mapping):
-                return {key: build(value, f"{path}.{key}") for key, value in node.items()}
-            if isinstance(node, list | tuple):
-                rendered = [build(value, f"{path}[{i}]") for i, value in enumerate(node)]
-                return type(node)(rendered) if isinstance(node, tuple) else rendered
-            return node
-
-        return build(data, name)
+    def _compile_leaves(self, data: Any, name: str) -> list[Compiled]:
+        leaves: list[Compiled] = []
+        problems: list[str] = []
+        for source, path in _template_leaves(data, name):
+            try:
+                leaves.append(self._renderer.compile(source, path))
+            except TemplateError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise TemplateError(problems, template=name)
+        return leaves
 
     async def render_string_async(self, source: str, *, name: str = "<string>",
                                   context: Mapping[str, Any] | None = None) -> str:
-        """:meth:`render_string` for asyncio: store I/O runs off the event loop.
+        """:meth:`render_string` for asyncio: store and cache I/O never runs on the loop.
 
-        When every reference is already in the cache the render happens inline,
-        without a thread hop.
+        When every value is in the memory tier (and nothing is looked up at run
+        time) the render happens inline, with exactly those values; otherwise it
+        runs in a worker thread.
         """
-        compiled = self._renderer.compile(source, name)
-        if self._renderer.all_cached(compiled):
-            return self.render_string(source, name=name, context=context)
-        return await asyncio.to_thread(self.render_string, source, name=name, context=context)
+        cached = self._renderer.compiled(source, name)
+        if cached is None:  # compiling works out the stores' scopes: identity hooks, files
+            return await asyncio.to_thread(self.render_string, source, name=name,
+                                           context=context)
+        texts = self._renderer.render_cached([cached], context)
+        if texts is None:
+            texts = await asyncio.to_thread(self._renderer.render, [cached], context)
+        return texts[0]
 
     async def render_data_async(self, data: Any, *, name: str = "config",
                                 context: Mapping[str, Any] | None = None) -> Any:
-        """:meth:`render_data` for asyncio (runs in a worker thread)."""
-        return await asyncio.to_thread(self.render_data, data, name=name, context=context)
+        """:meth:`render_data` for asyncio (inline when all cached, else in a thread)."""
+        compiled = [self._renderer.compiled(source, path)
+                     for source, path in _template_leaves(data, name)]
+        if any(leaf is None for leaf in compiled):  # compiling may do I/O (store scopes)
+            return await asyncio.to_thread(self.render_data, data, name=name, context=context)
+        leaves = [leaf for leaf in compiled if leaf is not None]
+        texts = self._renderer.render_cached(leaves, context)
+        if texts is None:
+            texts = await asyncio.to_thread(self._renderer.render, leaves, context)
+        return _rebuild(data, iter(texts))
 
     # -- lifecycle ----------------------------------------------------------
 
     def close(self) -> None:
-        """Close store sessions, the worker threads and the cache's files."""
+        """Close store sessions and the cache's files."""
         for runtime in self._runtimes.values():
             runtime.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
         self.cache.close()
 
     def __enter__(self) -> SecretStores:
@@ -300,3 +302,47 @@ class SecretStores:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+def _read_template(path: str | os.PathLike[str]) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte {exc.start})"
+    raise TemplateError([f"cannot read template {path}: {reason}"], template=str(path))
+
+
+def _child_path(path: str, key: Any) -> str:
+    """``path.key`` for a name, ``path["a.b"]`` for other text, ``path[1]`` for the rest,
+    so two leaves never print the same path."""
+    if isinstance(key, str):
+        return f"{path}.{key}" if key.isidentifier() else f"{path}[{json.dumps(key)}]"
+    return f"{path}[{key!r}]"
+
+
+def _template_leaves(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    """The strings holding template tags in a structure, with their paths, in order."""
+    if isinstance(node, str):
+        if any(tag in node for tag in _TAG_START):
+            yield node, path
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _template_leaves(value, _child_path(path, key))
+    elif isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            yield from _template_leaves(value, f"{path}[{index}]")
+
+
+def _rebuild(node: Any, texts: Iterator[str]) -> Any:
+    """``node`` with its template strings replaced by ``texts``, in the order of
+    :func:`_template_leaves`."""
+    if isinstance(node, str):
+        return next(texts) if any(tag in node for tag in _TAG_START) else node
+    if isinstance(node, Mapping):
+        return {key: _rebuild(value, texts) for key, value in node.items()}
+    if isinstance(node, list | tuple):
+        rendered = [_rebuild(value, texts) for value in node]
+        return type(node)(rendered) if isinstance(node, tuple) else rendered
+    return node

@@ -1,9 +1,9 @@
 """Fixtures: moto in server mode on 127.0.0.1, a recording proxy in front of it, stores.
 
-The proxy is a tiny HTTP server that forwards every request to moto and
-records which operation it was and which access key signed it; it can also
-answer the next few requests itself with a real-shaped AWS error (throttling,
-expired token). Nothing in boto3 or the plugin is mocked: every call crosses
+The proxy is the core's test FaultProxy, forwarding every request to moto,
+with a hook that records which operation it was and which access key signed
+it; it can also answer the next few requests itself with a real-shaped AWS
+error (throttling, expired token). Nothing in boto3 or the plugin is mocked: every call crosses
 real sockets.
 """
 
@@ -13,8 +13,7 @@ import http.client
 import json
 import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,13 +25,12 @@ from moto.server import ThreadedMotoServer
 
 from secretstores.api import SecretStores
 from secretstores.cache import SecretCache
+from secretstores.testing.faults import Fault, FaultProxy
 
 REGION = "us-east-1"
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 STORE = "aws"
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-               "content-length", "upgrade", "te", "trailer"}
 
 
 @attrs.frozen
@@ -45,12 +43,10 @@ class Recorded:
 
 @attrs.frozen
 class Canned:
-    """A response the proxy gives instead of forwarding."""
+    """An error the proxy gives instead of AWS's answer, for one operation or any."""
 
-    status: int
-    body: bytes
+    fault: Fault
     operation: str | None
-    forward: bool = False
 
 
 def aws_error(code: str, message: str, status: int = 400) -> tuple[int, bytes]:
@@ -59,21 +55,16 @@ def aws_error(code: str, message: str, status: int = 400) -> tuple[int, bytes]:
 
 
 class RecordingProxy:
-    """Forwards to ``upstream``; records requests; can answer the next ones with an error."""
+    """A :class:`FaultProxy` in front of moto that records which AWS operation each
+    request was and which access key signed it, and can answer the next ones with a
+    real-shaped AWS error (throttling, expired token)."""
 
     def __init__(self, upstream: str) -> None:
-        parts = urlsplit(upstream)
-        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.requests: list[Recorded] = []
         self._canned: list[Canned] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.proxy = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._proxy = FaultProxy(upstream, on_request=self._seen)
+        self.url = self._proxy.url
 
     def fail_next(self, count: int, code: str, message: str, *, status: int = 400,
                   operation: str | None = None, forward: bool = False) -> None:
@@ -83,8 +74,10 @@ class RecordingProxy:
         replaced: a response lost on the way back.
         """
         status, body = aws_error(code, message, status)
+        fault = Fault(status, body, {"Content-Type": "application/x-amz-json-1.1",
+                                     "x-amzn-RequestId": str(uuid.uuid4())}, forward=forward)
         with self._lock:
-            self._canned.extend(Canned(status, body, operation, forward) for _ in range(count))
+            self._canned.extend(Canned(fault, operation) for _ in range(count))
 
     def count(self, operation: str) -> int:
         """How many requests of ``operation`` the proxy has seen."""
@@ -102,73 +95,39 @@ class RecordingProxy:
             self.requests.clear()
             self._canned.clear()
 
-    def _pick(self, recorded: Recorded) -> Canned | None:
+    def _seen(self, method: str, path: str, headers: Mapping[str, str],
+              body: bytes) -> Fault | None:
+        recorded = Recorded(_operation(method, path, headers, body), _access_key(headers))
         with self._lock:
             self.requests.append(recorded)
             for i, canned in enumerate(self._canned):
                 if canned.operation in (None, recorded.operation):
-                    return self._canned.pop(i)
+                    return self._canned.pop(i).fault
         return None
 
     def close(self) -> None:
         """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._proxy.close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+def _header(headers: Mapping[str, str], name: str) -> str:
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), "")
 
-    def do_POST(self) -> None:
-        proxy: RecordingProxy = self.server.proxy  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        canned = proxy._pick(Recorded(self._operation(body), self._access_key()))
-        if canned is None or canned.forward:
-            status, headers, payload = self._forward(proxy, body)
-        if canned is not None:
-            status, payload = canned.status, canned.body
-            headers = [("Content-Type", "application/x-amz-json-1.1"),
-                       ("x-amzn-RequestId", str(uuid.uuid4()))]
-        self.send_response(status)
-        for key, value in headers:
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
-    do_GET = do_PUT = do_DELETE = do_POST
+def _operation(method: str, path: str, headers: Mapping[str, str], body: bytes) -> str:
+    target = _header(headers, "X-Amz-Target")
+    if target:  # JSON protocol: "secretsmanager.GetSecretValue"
+        return target.rpartition(".")[2]
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action")  # query protocol (STS)
+    return action[0] if action else f"{method} {path}"
 
-    def _forward(self, proxy: RecordingProxy,
-                 body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        connection = http.client.HTTPConnection(*proxy.upstream, timeout=30)
-        try:
-            forward = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-            forward["Content-Length"] = str(len(body))
-            connection.request(self.command, self.path, body=body, headers=forward)
-            response = connection.getresponse()
-            status, payload = response.status, response.read()
-            headers = [(k, v) for k, v in response.getheaders()
-                       if k.lower() not in _HOP_BY_HOP]
-        finally:
-            connection.close()
-        return status, headers, payload
 
-    def _operation(self, body: bytes) -> str:
-        target = self.headers.get("X-Amz-Target")
-        if target:  # JSON protocol: "secretsmanager.GetSecretValue"
-            return target.rpartition(".")[2]
-        action = parse_qs(body.decode("utf-8", "replace")).get("Action")  # query protocol (STS)
-        return action[0] if action else f"{self.command} {self.path}"
-
-    def _access_key(self) -> str | None:
-        authorization = self.headers.get("Authorization", "")
-        marker = "Credential="
-        if marker not in authorization:
-            return None
-        return authorization.split(marker, 1)[1].split("/", 1)[0]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def _access_key(headers: Mapping[str, str]) -> str | None:
+    authorization = _header(headers, "Authorization")
+    marker = "Credential="
+    if marker not in authorization:
+        return None
+    return authorization.split(marker, 1)[1].split("/", 1)[0]
 
 
 @pytest.fixture(autouse=True)
@@ -238,7 +197,8 @@ def make_stores(tmp_path: Path) -> Iterator[Any]:
     def make(config: dict[str, Any], **options: Any) -> SecretStores:
         definition = {"name": STORE, "type": "aws_secrets_manager", "configuration": config,
                       **options}
-        cache = SecretCache(tmp_path / f"cache{len(made)}", key_file=tmp_path / "cache.key")
+        # one disk tier for the test, a memory tier each: like processes of one user
+        cache = SecretCache(tmp_path / "cache", key_file=tmp_path / "cache.key")
         stores = SecretStores.from_dict({"stores": [definition], "defaultStores": False},
                                         cache=cache)
         made.append(stores)
@@ -251,8 +211,15 @@ def make_stores(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def stores(make_stores: Any, proxy: RecordingProxy) -> SecretStores:
-    """A store ``aws`` with static keys, reached through the recording proxy."""
+    """A store ``aws`` with static keys, reached through the recording proxy (read-only,
+    as every store in the gateway document's shape)."""
     return make_stores(configuration(proxy.url))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def writer(make_stores: Any, proxy: RecordingProxy) -> SecretStores:
+    """The store ``aws`` allowed to write (``"readOnly": false``)."""
+    return make_stores(configuration(proxy.url), readOnly=False)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

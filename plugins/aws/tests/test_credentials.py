@@ -8,23 +8,11 @@ from typing import Any
 import boto3
 import pytest
 
-from secretstores import AuthenticationError, Status, hookimpl
+from secretstores import AuthenticationError, Status
 from secretstores.api import SecretStores
-from secretstores.testing import CANARY
+from secretstores.testing import CANARY, record_events
 
 ENV_KEY = "AKIAENVCHAIN00000001"
-
-
-class AuthCounter:
-    """Counts secretstores_authenticate calls (a hook wrapper, nothing replaced)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    @hookimpl(wrapper=True)
-    def secretstores_authenticate(self, store: Any) -> Any:
-        self.calls += 1
-        return (yield)
 
 
 def test_default_chain_from_environment(
@@ -86,21 +74,17 @@ def test_unknown_profile(make_stores: Any, proxy: Any) -> None:
 def test_expired_token_reauthenticates_once(make_stores: Any, store_config: Any, admin: Any,
                                             proxy: Any) -> None:
     admin.create_secret(Name="s", SecretString="ok")
-    stores = make_stores(store_config(proxy.url))
-    counter = AuthCounter()
-    stores.plugins.register(counter)
-    try:
+    stores = make_stores(store_config(proxy.url), readOnly=False)
+    with record_events(stores.plugins) as recorder:
         proxy.fail_next(1, "ExpiredTokenException", "The security token included in the "
                         "request is expired")
         assert stores.get("aws", "s") == "ok"
-        assert counter.calls == 2
+        assert [e.operation for e in recorder.events].count("authenticate") == 2
         proxy.fail_next(1, "UnrecognizedClientException", "The security token included in "
                         "the request is invalid.", operation="PutSecretValue")
         stores.put("aws", "s", "new")
-        assert counter.calls == 3
-        assert admin.get_secret_value(SecretId="s")["SecretString"] == "new"
-    finally:
-        stores.plugins.pm.unregister(counter)
+        assert [e.operation for e in recorder.events].count("authenticate") == 3
+    assert admin.get_secret_value(SecretId="s")["SecretString"] == "new"
 
 
 def test_still_unauthorized_after_reauthenticating(
@@ -113,3 +97,27 @@ def test_still_unauthorized_after_reauthenticating(
     assert result.status is Status.UNAVAILABLE
     assert "unauthorized even after authenticating again" in result.message
     assert CANARY not in result.message
+
+
+def test_the_cache_is_scoped_to_the_credential_chain(make_stores, admin: Any, proxy: Any,
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two profiles over one configuration: a value cached with one is never served to
+    the other (the cache key used to be the configuration alone)."""
+    admin.create_secret(Name="per-profile", SecretString="seen-by-a")
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[a]\naws_access_key_id = AKIAPROFILEA00000001\n"
+                           "aws_secret_access_key = secret-a\n"
+                           "[b]\naws_access_key_id = AKIAPROFILEB00000001\n"
+                           "aws_secret_access_key = secret-b\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    configuration = {"region": "us-east-1", "endpointUrl": proxy.url}
+    monkeypatch.setenv("AWS_PROFILE", "a")
+    first = make_stores(configuration)
+    assert first.get("aws", "per-profile") == "seen-by-a"
+    assert make_stores(configuration).get("aws", "per-profile") == "seen-by-a"  # from disk
+    assert [r.access_key for r in proxy.requests] == ["AKIAPROFILEA00000001"]
+    monkeypatch.setenv("AWS_PROFILE", "b")
+    second = make_stores(configuration)
+    assert second.get("aws", "per-profile") == "seen-by-a"
+    assert [r.access_key for r in proxy.requests][-1] == "AKIAPROFILEB00000001"  # asked again

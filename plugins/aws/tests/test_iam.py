@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from secretstores import AccessDeniedError, Status, TemplateError
+from secretstores import AccessDeniedError, AuthenticationError, Status, TemplateError
+from secretstores.testing import CANARY
 
 #: The seed's "access all secrets" policy: GetSecretValue only.
 SEED_POLICY = {"Version": "2012-10-17", "Statement": [{
@@ -82,3 +83,19 @@ def test_no_rights_is_denied(users: Any, make_stores: Any, store_config: Any,
         stores.get("aws", "iam/s1")
     with pytest.raises(TemplateError, match="denied"):
         stores.render_string("{{ secrets.aws.[iam/s2] | default('x') }}")
+
+
+def test_check_with_iam_enforced(users: Any, make_stores: Any, store_config: Any,
+                                 proxy: Any) -> None:
+    """The check proves Secrets Manager accepts the credentials: the seed's policy passes
+    (ListSecrets denied is still accepted credentials); unknown keys fail."""
+    reader = make_stores(dict(store_config(proxy.url), **users["reader"]))
+    assert "credentials accepted by Secrets Manager" in reader.check("aws")
+    stranger = make_stores(dict(store_config(proxy.url), accessKeyId="AKIAUNKNOWN000000000",
+                                secretAccessKey=CANARY))
+    with pytest.raises(AuthenticationError, match="InvalidClientTokenId: The security token "
+                                                  "included in the request is invalid") as info:
+        stranger.check("aws")
+    assert CANARY not in str(info.value) and "<" not in str(info.value)
+    result = stranger.fetch("aws", ["iam/s0"])["iam/s0"]
+    assert result.status is Status.UNAVAILABLE  # never "not found"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +15,7 @@ from secretstores import ConfigError
 from secretstores.api import SecretStores
 from secretstores.plugins import get_plugins
 from secretstores.testing import CANARY
+from secretstores.testing.faults import closed_port
 from secretstores_aws.identifiers import IdentifierError, SecretRef, parse
 
 
@@ -54,7 +58,7 @@ def test_seed_configuration_is_accepted() -> None:
     ({"roleArn": "arn:aws:iam::12:user/x"}, "expected an IAM role ARN"),
     ({"endpointUrl": "localhost:4566"}, "expected an http:// or https:// URL"),
     ({"recoveryWindowDays": 3}, "expected 0 (delete at once, no recovery) or 7 to 30 days"),
-    ({"secretAccessKey": 5}, "secretAccessKey: has the wrong type (int)"),
+    ({"secretAccessKey": 5}, "secretAccessKey: expected a string, got a number"),
     ({"accessKey": "x"}, "unknown field 'accessKey'"),
     ({"profile": "p", "accessKeyId": "AKIA0000", "secretAccessKey": CANARY},
      "either 'profile' or 'accessKeyId'/'secretAccessKey'"),
@@ -93,3 +97,22 @@ def test_batchable() -> None:
     assert parse("db").batchable and parse("db?stage=AWSCURRENT").batchable
     assert not parse("db?stage=AWSPREVIOUS").batchable
     assert not parse("db?versionId=1").batchable
+
+
+def test_stores_check_fails_for_an_unreachable_endpoint(proxy: Any, store_config: Any,
+                                                        tmp_path: Path) -> None:
+    config = tmp_path / "secretstores.json"
+    secret_key = store_config(proxy.url)["secretAccessKey"]
+    config.write_text(json.dumps({"defaultStores": False, "stores": [
+        {"name": "good", "type": "aws_secrets_manager", "configuration": store_config(proxy.url)},
+        {"name": "unreachable", "type": "aws_secrets_manager", "retries": 1,
+         "configuration": store_config(f"http://127.0.0.1:{closed_port()}")},
+    ]}))
+    result = subprocess.run([sys.executable, "-m", "secretstores.cli", "-c", str(config),
+                             "stores", "--check"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert lines["good"].endswith("ok: credentials accepted by Secrets Manager")
+    assert "error: ListSecrets failed: EndpointConnectionError" in lines["unreachable"]
+    assert result.stderr.startswith("secretstores: error: 1 store failed the check: unreachable:")
+    assert secret_key not in result.stdout + result.stderr

@@ -83,7 +83,8 @@ def enable_k8s(bao: BaoServer, reviews: TokenReviewServer, mount: str) -> None:
 
 @pytest.fixture(scope="session")
 def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
-    """The OpenBao dev server (KV v2 at secret/), with policies ``app`` and ``contract``."""
+    """The OpenBao dev server (KV v2 at secret/ and kv2/, KV v1 at kv1/), with policies
+    ``app`` and ``contract``."""
     server = BaoServer(tmp_path_factory.mktemp("bao"))
     server.start()
     try:
@@ -91,6 +92,7 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
         root.sys.create_or_update_policy("app", APP_POLICY)
         root.sys.create_or_update_policy("contract", CONTRACT_POLICY)
         root.sys.enable_secrets_engine("kv", path="kv2", options={"version": "2"})
+        root.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
         yield server
     finally:
         server.stop()
@@ -191,7 +193,8 @@ def make_stores(tmp_path: Path) -> Iterator[Any]:
     made: list[SecretStores] = []
 
     def make(*definitions: dict[str, Any], **options: Any) -> SecretStores:
-        cache = SecretCache(tmp_path / f"cache{len(made)}", key_file=tmp_path / "cache.key")
+        # one disk tier for the test, a memory tier each: like processes of one user
+        cache = SecretCache(tmp_path / "cache", key_file=tmp_path / "cache.key")
         stores = SecretStores.from_dict(
             {"stores": list(definitions), "defaultStores": False}, cache=cache, **options)
         made.append(stores)

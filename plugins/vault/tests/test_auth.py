@@ -17,7 +17,8 @@ from secretstores.testing.contract import CANARY
 
 
 def k8s_store(bao: BaoServer, role: str, token_path: Path, **extra: Any) -> dict[str, Any]:
-    return {"name": "v", "type": "hashicorp_vault", "cacheTtl": 0, "configuration": {
+    return {"name": "v", "type": "hashicorp_vault", "cacheTtl": 0, "readOnly": False,
+            "configuration": {
         "address": bao.address, "authMethod": "K8S", "k8sRole": role,
         "k8sTokenPath": str(token_path), **extra}}
 
@@ -102,12 +103,12 @@ def test_short_lived_login_tokens_are_renewed(bao: BaoServer, k8s: K8s, make_sto
     time.sleep(max(0.0, first.expires_at - first.renew_before - time.time()) + 0.05)
     assert stores.get("v", f"{prefix}/s") == "still-readable"
     second = runtime.session()
-    assert second is not first and second.client.token != first.client.token
+    assert second is not first and second.client.hvac.token != first.client.hvac.token
     assert k8s.reviews.reviews["short-sa"] == logins + 1
     # the first token really expires: renewing was needed
     time.sleep(max(0.0, first.expires_at - time.time()) + 0.3)
     with pytest.raises(hvac.exceptions.Forbidden):
-        hvac.Client(url=bao.address, token=first.client.token).auth.token.lookup_self()
+        hvac.Client(url=bao.address, token=first.client.hvac.token).auth.token.lookup_self()
 
 
 def test_revoked_login_token_is_replaced_after_403(bao: BaoServer, k8s: K8s, make_stores: Any,
@@ -117,10 +118,10 @@ def test_revoked_login_token_is_replaced_after_403(bao: BaoServer, k8s: K8s, mak
     bao.seed(f"{prefix}/r", {"value": "r"})
     stores = make_stores(k8s_store(bao, "k8s-app", token_path))
     assert stores.get("v", f"{prefix}/r") == "r"
-    token = stores.runtime("v").session().client.token
+    token = stores.runtime("v").session().client.hvac.token
     bao.root().auth.token.revoke(token)
     assert stores.get("v", f"{prefix}/r") == "r"  # 403, one new login, one retry
-    assert stores.runtime("v").session().client.token != token
+    assert stores.runtime("v").session().client.hvac.token != token
 
 
 # -- aws iam -----------------------------------------------------------------
@@ -164,3 +165,26 @@ def test_aws_without_credentials(aws: Aws, make_stores: Any,
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(AuthenticationError, match="no AWS credentials"):
         make_stores(aws_store(aws)).check("v")
+
+
+def test_the_cache_is_scoped_to_the_service_account(bao: BaoServer, k8s: K8s,
+                                                    make_stores: Any, tmp_path: Path,
+                                                    prefix: str) -> None:
+    """Another service account's token at the same path: a value another identity read is
+    not served (the cache key used to be the configuration alone)."""
+    bao.root().sys.create_or_update_policy(
+        "only-a", f'path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}')
+    k8s.role("role-a", account="sa-a", policies=("only-a",))
+    k8s.role("role-b", account="sa-b", policies=("default",))
+    bao.seed(f"{prefix}/scoped", {"value": "for-a-only"})
+    token_path = tmp_path / "token"
+    jwt_a, _ = k8s.token_file(tmp_path, "sa-a")
+    token_path.write_text(jwt_a)
+    definition = {**k8s_store(bao, "role-a", token_path), "cacheTtl": 60}
+    assert make_stores(definition).get("v", f"{prefix}/scoped") == "for-a-only"
+    jwt_b, _ = k8s.token_file(tmp_path, "sa-b")
+    token_path.write_text(jwt_b)  # the pod now runs as another service account
+    other = make_stores({**definition, "configuration": {
+        **definition["configuration"], "k8sRole": "role-b"}})
+    result = other.fetch("v", [f"{prefix}/scoped"])[f"{prefix}/scoped"]
+    assert result.status is Status.DENIED  # asked with b's token, not served a's value

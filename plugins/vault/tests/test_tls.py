@@ -20,7 +20,7 @@ def bao_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
 
 
 def _store(bao: BaoServer, **configuration: Any) -> dict[str, Any]:
-    return {"name": "vault", "type": "hashicorp_vault",
+    return {"name": "vault", "type": "hashicorp_vault", "readOnly": False,
             "configuration": {"address": bao.address, "token": bao.root_token,
                               **configuration}}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import sqlite3
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secretstores.crypto import Cipher, DecryptionError, load_key
-from secretstores.errors import StoreUnavailableError
+from secretstores.errors import StoreUnavailableError, TransientError
 from secretstores.model import FetchResult
 from secretstores.paths import data_dir, private_dir
 
@@ -21,6 +22,20 @@ if TYPE_CHECKING:
     from secretstores.builtin.db_store import DbConfig
 
 _BATCH = 500
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether ``exc`` means the connection failed (worth another try), not the query."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    module = type(exc).__module__
+    return module.startswith("psycopg") and type(exc).__name__ in (
+        "OperationalError", "InterfaceError")
+
+
+def master_key_file(config: DbConfig) -> Path:
+    """The master key file a ``db`` store uses (unless ``$SECRETSTORES_MASTER_KEY`` is set)."""
+    return Path(config.key_file) if config.key_file else data_dir() / "keys" / "master.key"
 
 
 def default_url() -> str:
@@ -31,10 +46,11 @@ def default_url() -> str:
 class Database:
     """Encrypted name -> value rows in one table, over a small pool of connections."""
 
-    def __init__(self, url: str, table: str, cipher: Cipher) -> None:
+    def __init__(self, url: str, table: str, cipher: Cipher, *, timeout: float = 5.0) -> None:
         self.url = url
         self.table = table
         self.cipher = cipher
+        self.timeout = timeout
         self.postgres = url.startswith(("postgresql://", "postgres://"))
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._connections: list[Any] = []
@@ -47,14 +63,16 @@ class Database:
         return f"Database({kind}, table={self.table!r})"
 
     @classmethod
-    def open(cls, config: DbConfig) -> Database:
-        """Open (and create if needed) the database a ``db`` store's configuration names."""
+    def open(cls, config: DbConfig, *, timeout: float = 5.0) -> Database:
+        """Open (and create if needed) the database a ``db`` store's configuration names.
+
+        ``timeout`` bounds connecting and waiting for a locked SQLite file, in seconds.
+        """
         from secretstores.builtin.db_store import MASTER_KEY_VARIABLE
 
         url = config.url or default_url()
-        key_file = Path(config.key_file) if config.key_file else data_dir() / "keys" / "master.key"
-        cipher = Cipher(load_key(MASTER_KEY_VARIABLE, key_file, "db master"))
-        return cls(url, config.table, cipher)
+        cipher = Cipher(load_key(MASTER_KEY_VARIABLE, master_key_file(config), "db master"))
+        return cls(url, config.table, cipher, timeout=timeout)
 
     # -- connections --------------------------------------------------------
 
@@ -67,17 +85,27 @@ class Database:
                     "PostgreSQL support is not installed: pip install 'secretstores[postgres]'"
                 ) from None
             try:
-                return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+                # libpq counts connect_timeout in whole seconds, at least 2
+                return psycopg.connect(self.url, autocommit=True,
+                                       connect_timeout=max(2, math.ceil(self.timeout)))
             except psycopg.Error as exc:
-                raise StoreUnavailableError(
+                raise TransientError(
                     f"cannot connect to PostgreSQL: {type(exc).__name__}"
                 ) from None
         path = Path(self.url.removeprefix("sqlite:///").removeprefix("sqlite://"))
         private_dir(path.parent)
-        connection = sqlite3.connect(path, timeout=30, isolation_level=None,
+        connection = sqlite3.connect(path, timeout=self.timeout, isolation_level=None,
                                      check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA busy_timeout=30000")
+        try:
+            connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            # Switching to WAL needs the file to itself: another process or store
+            # opening it at the same moment makes this fail at once, busy timeout or not.
+            connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            connection.close()
+            if _lost(exc):
+                raise TransientError(f"the SQLite file is busy: {exc}") from None
+            raise
         path.chmod(0o600)
         return connection
 
@@ -97,8 +125,11 @@ class Database:
                 yield cursor
             finally:
                 cursor.close()
-        except BaseException:
+        except BaseException as exc:
             self._discard(connection)
+            if _lost(exc):
+                raise TransientError(f"the database connection failed: {type(exc).__name__}"
+                                     ) from None
             raise
         self._idle.put(connection)
 
@@ -192,6 +223,14 @@ class Database:
         with self._cursor() as cursor:
             cursor.execute(f"SELECT name FROM {self.table} ORDER BY name")
             return [row[0] for row in cursor.fetchall()]
+
+    def check(self) -> str:
+        """Query the table; say which database and table answered."""
+        with self._cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {self.table} LIMIT 1")
+            cursor.fetchall()
+        kind = "PostgreSQL" if self.postgres else "SQLite"
+        return f"{kind} answered; table {self.table} is readable"
 
     def version(self, name: str) -> int | None:
         """How many times ``name`` was written (None if it does not exist)."""

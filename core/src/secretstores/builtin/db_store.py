@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from secretstores import hookimpl
 from secretstores.config.fields import optional_field
-from secretstores.model import FetchResult, Session, StoreSpec, StoreType
+from secretstores.identity import environment_identity
+from secretstores.model import Capability, FetchResult, Session, StoreSpec, StoreType
+
+if TYPE_CHECKING:
+    from secretstores.builtin.database import Database
 
 TYPE = "db"
 
@@ -60,45 +64,61 @@ class DbConfig:
 
 @hookimpl
 def secretstores_store_types() -> list[StoreType]:
-    return [StoreType(TYPE, DbConfig, "encrypted secrets in SQLite or PostgreSQL", writable=True)]
+    """Declare ``db``: read-write by default, the embedded store."""
+    return [StoreType(
+        TYPE, DbConfig, "encrypted secrets in SQLite or PostgreSQL",
+        capabilities={Capability.BATCH_READ, Capability.WRITE, Capability.DELETE,
+                      Capability.LIST, Capability.CHECK},
+        read_only_by_default=False)]
 
 
 @hookimpl
-def secretstores_authenticate(store: StoreSpec) -> Session | None:
-    if store.type != TYPE:
-        return None
+def secretstores_identity(store: StoreSpec) -> str:
+    """The master key's material: values decrypted with one key are never served to a
+    process that has another (the cache would otherwise outlive a key change)."""
+    from secretstores.builtin.database import master_key_file
+
+    return environment_identity(variables=[MASTER_KEY_VARIABLE],
+                                files=[master_key_file(store.config)])
+
+
+@hookimpl
+def secretstores_authenticate(store: StoreSpec) -> Session:
+    """Open the database (creating the table if needed) with the master key."""
     from secretstores.builtin.database import Database
 
-    database = Database.open(store.config)
+    database = Database.open(store.config, timeout=store.timeout)
     return Session(client=database, close=database.close)
 
 
 @hookimpl
 def secretstores_fetch(
-    store: StoreSpec, client: Any, identifiers: Sequence[str]
-) -> dict[str, FetchResult] | None:
-    if store.type != TYPE:
-        return None
-    return client.fetch(identifiers)  # type: ignore[no-any-return]
+    store: StoreSpec, client: Database, identifiers: Sequence[str]
+) -> dict[str, FetchResult]:
+    """One ``SELECT ... WHERE name IN (...)`` per 500 names."""
+    return client.fetch(identifiers)
 
 
 @hookimpl
-def secretstores_store(store: StoreSpec, client: Any, name: str, value: str) -> bool | None:
-    if store.type != TYPE:
-        return None
+def secretstores_store(store: StoreSpec, client: Database, name: str, value: str) -> bool:
+    """One atomic upsert."""
     client.put(name, value)
     return True
 
 
 @hookimpl
-def secretstores_delete(store: StoreSpec, client: Any, name: str) -> bool | None:
-    if store.type != TYPE:
-        return None
-    return client.delete(name)  # type: ignore[no-any-return]
+def secretstores_delete(store: StoreSpec, client: Database, name: str) -> bool:
+    """Delete the row; False when there was none."""
+    return client.delete(name)
 
 
 @hookimpl
-def secretstores_list_names(store: StoreSpec, client: Any) -> list[str] | None:
-    if store.type != TYPE:
-        return None
-    return client.list_names()  # type: ignore[no-any-return]
+def secretstores_list_names(store: StoreSpec, client: Database) -> list[str]:
+    """Every name in the table."""
+    return client.list_names()
+
+
+@hookimpl
+def secretstores_check(store: StoreSpec, client: Database) -> str:
+    """Query the table: the database answers and the table is there."""
+    return client.check()

@@ -21,13 +21,13 @@ import attrs
 
 from secretstores import hookimpl
 from secretstores.config.fields import optional_field
-from secretstores.model import FetchResult, Session, StoreSpec, StoreType
+from secretstores.model import Capability, FetchResult, Session, StoreSpec, StoreType
 
 TYPE = "env"
 
 
 def _patterns(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
+    if not all(isinstance(p, str) for p in value):
         raise TypeError("expected an array of glob patterns (strings)")
 
 
@@ -37,28 +37,29 @@ class EnvConfig:
 
     prefix: str = optional_field("prefix", default="")
     allow: tuple[str, ...] = optional_field(
-        "allow", default=("*",), validator=_patterns
+        "allow", type=list, default=("*",), validator=_patterns
     )
 
 
 @hookimpl
 def secretstores_store_types() -> list[StoreType]:
-    return [StoreType(TYPE, EnvConfig, "environment variables of this process (read-only)")]
+    """Declare ``env``: read-only, read in batches, listable."""
+    return [StoreType(TYPE, EnvConfig, "environment variables of this process (read-only)",
+                      capabilities={Capability.BATCH_READ, Capability.LIST},
+                      process_local=True)]
 
 
 @hookimpl
-def secretstores_authenticate(store: StoreSpec) -> Session | None:
-    if store.type != TYPE:
-        return None
+def secretstores_authenticate(store: StoreSpec) -> Session:
+    """The client is this process's environment."""
     return Session(client=os.environ)
 
 
 @hookimpl
 def secretstores_fetch(
     store: StoreSpec, client: Mapping[str, str], identifiers: Sequence[str]
-) -> dict[str, FetchResult] | None:
-    if store.type != TYPE:
-        return None
+) -> dict[str, FetchResult]:
+    """Look each variable up (``prefix`` + identifier), refusing those ``allow`` does not match."""
     config: EnvConfig = store.config
     results = {}
     for identifier in identifiers:
@@ -74,9 +75,8 @@ def secretstores_fetch(
 
 
 @hookimpl
-def secretstores_list_names(store: StoreSpec, client: Mapping[str, str]) -> list[str] | None:
-    if store.type != TYPE:
-        return None
+def secretstores_list_names(store: StoreSpec, client: Mapping[str, str]) -> list[str]:
+    """The allowed variables that start with ``prefix``, without it."""
     config: EnvConfig = store.config
     return [
         name.removeprefix(config.prefix)

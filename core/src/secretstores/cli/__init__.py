@@ -32,6 +32,8 @@ class Options:
     env_prefix: str
     strict_manager: bool | None
     debug: bool
+    no_cache: bool = False
+    verbose: bool = False
     _stores: Any = None
 
     def stores(self) -> Any:
@@ -39,10 +41,25 @@ class Options:
         if self._stores is None:
             from secretstores.api import SecretStores
 
+            options: dict[str, Any] = {}
+            if self.no_cache:
+                from secretstores.cache import SecretCache
+
+                options["cache"] = SecretCache(enabled=False)
+            if self.verbose:
+                from secretstores.cli.report import Reporter
+                from secretstores.plugins import get_plugins
+
+                get_plugins().register(Reporter(), name="secretstores.cli.report")
             self._stores = SecretStores.discover(
-                self.config, env_prefix=self.env_prefix, strict_manager=self.strict_manager
-            )
+                self.config, env_prefix=self.env_prefix, strict_manager=self.strict_manager,
+                **options)
         return self._stores
+
+    def close(self) -> None:
+        """Close the stores (flushing the cache's hit counters)."""
+        if self._stores is not None:
+            self._stores.close()
 
 
 class _StderrFormatter(logging.Formatter):
@@ -69,6 +86,15 @@ class Group(click.Group):
                 raise
             click.echo(f"secretstores: error: {_one_line(exc)}", err=True)
             ctx.exit(1)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: its text may hold anything, so only its type
+            options = ctx.find_object(Options)
+            if options is not None and options.debug:
+                raise
+            click.echo(f"secretstores: error: unexpected {type(exc).__name__} (run with "
+                       f"--debug for the traceback)", err=True)
+            ctx.exit(1)
 
 
 def _version() -> str:
@@ -87,10 +113,17 @@ def _version() -> str:
 @click.option("--strict-manager/--no-strict-manager", default=None,
               help="Refuse instead of falling back to database storage when the "
                    "secrets manager's variables are incomplete.")
-@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write cached values for this command: ask the "
+                   "stores (a write still drops the store's cached values).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Report on stderr where each secret came from (memory, disk, store, "
+                   "stale...) and how long each store took; never a value.")
+@click.option("--debug", is_flag=True,
+              help="Show tracebacks and debug logging (and what --verbose shows).")
 @click.pass_context
 def main(ctx: click.Context, config: str | None, env_prefix: str,
-         strict_manager: bool | None, debug: bool) -> None:
+         strict_manager: bool | None, no_cache: bool, verbose: bool, debug: bool) -> None:
     """Use secrets from external secret stores in configuration templates."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_StderrFormatter())
@@ -98,7 +131,8 @@ def main(ctx: click.Context, config: str | None, env_prefix: str,
     tracing = bool(os.environ.get("SECRETSTORES_TRACE_HOOKS"))
     logger.setLevel(logging.DEBUG if debug else logging.INFO if tracing else logging.WARNING)
     logger.propagate = False
-    ctx.obj = Options(config, env_prefix, strict_manager, debug)
+    ctx.obj = Options(config, env_prefix, strict_manager, debug, no_cache, verbose or debug)
+    ctx.call_on_close(ctx.obj.close)
 
 
 pass_options: Callable[..., Any] = click.make_pass_decorator(Options)

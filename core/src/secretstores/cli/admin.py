@@ -4,50 +4,80 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import click
 
 from secretstores.cli import Options, main, pass_options
-from secretstores.errors import SecretStoresError
+from secretstores.errors import SecretStoresError, StoreError
+
+
+def _check_all(configured: Any, names: list[str]) -> dict[str, tuple[bool, str]]:
+    """Check every store at once (each within its own deadline): name -> (ok, detail)."""
+
+    def check(name: str) -> tuple[bool, str]:
+        try:
+            return True, configured.check(name)
+        except SecretStoresError as exc:
+            reason = exc.reason if isinstance(exc, StoreError) else str(exc)
+            return False, " ".join(reason.split())
+
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        return dict(zip(names, pool.map(check, names), strict=True))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @main.command()
-@click.option("--check", is_flag=True, help="Authenticate to each store and report.")
+@click.option("--check", is_flag=True,
+              help="Prove each store works (authenticate, then a cheap authenticated call); "
+                   "exit 1 if any fails.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_options
 def stores(options: Options, check: bool, as_json: bool) -> None:
-    """List the configured stores (and with --check, whether each authenticates)."""
+    """List the configured stores (and with --check, whether each works)."""
     configured = options.stores()
+    names = sorted(configured.stores)
+    checked = _check_all(configured, names) if check else {}
     rows = []
-    failed = False
-    for name, spec in sorted(configured.stores.items()):
-        row = {"name": name, "type": spec.type, "mappings": len(spec.mappings),
-               "readOnly": spec.read_only}
+    for name in names:
+        spec = configured.stores[name]
+        capabilities = sorted(c.value for c in configured.runtime(name).store_type.capabilities)
+        row: dict[str, Any] = {"name": name, "type": spec.type, "mappings": len(spec.mappings),
+                               "readOnly": spec.read_only, "capabilities": capabilities}
         if check:
-            try:
-                configured.check(name)
-                row["status"] = "ok"
-            except SecretStoresError as exc:
-                failed = True
-                row["status"] = f"error: {str(exc).removeprefix(f'store {name!r}: ')}"
+            ok, detail = checked[name]
+            row["status"], row["detail"] = ("ok" if ok else "error"), detail
         rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
-        for row in rows:
-            mode = "read-only" if row["readOnly"] else "read-write"
-            line = f"{row['name']}\t{row['type']}\t{mode}\t{row['mappings']} mappings"
-            if check:
-                line += f"\t{row['status']}"
-            click.echo(line)
+        header = ["NAME", "TYPE", "MODE", "MAPPINGS", "CAPABILITIES"] + (
+            ["CHECK"] if check else [])
+        table = [header] + [
+            [row["name"], row["type"], "read-only" if row["readOnly"] else "read-write",
+             _plural(row["mappings"], "mapping"), ",".join(row["capabilities"])]
+            + ([f"{row['status']}: {row['detail']}"] if check else [])
+            for row in rows]
+        widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
+        for line in table:
+            click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths,
+                                                                        strict=False))
+                       + "  " + line[-1])
+    failed = [row for row in rows if row.get("status") == "error"]
     if failed:
+        click.echo(f"secretstores: error: {_plural(len(failed), 'store')} failed the check: "
+                   + "; ".join(f"{row['name']}: {row['detail']}" for row in failed), err=True)
         sys.exit(1)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(as_json: bool) -> None:
-    """List the loaded plugins: name, version, hooks, store types."""
+    """List the loaded plugins: name, version, hooks, store types and their capabilities."""
     from secretstores.plugins import get_plugins
 
     loaded = get_plugins()
@@ -55,13 +85,24 @@ def plugins(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([
             {"name": p.name, "version": p.version, "builtin": p.builtin,
-             "hooks": list(p.hooks), "storeTypes": list(p.store_types)} for p in infos
+             "distribution": p.distribution, "hooks": list(p.hooks),
+             "storeTypes": list(p.store_types),
+             "capabilities": {t.name: sorted(c.value for c in t.capabilities)
+                              for t in p.types}} for p in infos
         ] + [{"name": f.name, "error": f.error} for f in loaded.failed], indent=2))
         return
     for info in infos:
         kind = "built-in" if info.builtin else (info.version or "unknown version")
-        click.echo(f"{info.name} ({kind})")
-        click.echo(f"  store types: {', '.join(info.store_types) or '-'}")
+        dist = f", {info.distribution}" if info.distribution and not info.builtin else ""
+        click.echo(f"{info.name} ({kind}{dist})")
+        for store_type in info.types:
+            capabilities = ", ".join(sorted(c.value for c in store_type.capabilities))
+            mode = "read-only" if not store_type.writable else (
+                "read-only unless readOnly: false" if store_type.read_only_by_default
+                else "read-write")
+            click.echo(f"  store type {store_type.name}: {capabilities} ({mode})")
+        if not info.types:
+            click.echo("  store types: -")
         click.echo(f"  hooks: {', '.join(info.hooks)}")
     for failure in loaded.failed:
         click.echo(f"{failure.name} (failed to load: {failure.error})")
@@ -70,6 +111,33 @@ def plugins(as_json: bool) -> None:
 @main.group()
 def cache() -> None:
     """Manage the encrypted cache of secret values."""
+
+
+@cache.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def cache_stats(options: Options, as_json: bool) -> None:
+    """Entries, size and hit ratios of the cache (every process of this user, together)."""
+    found = options.stores().cache.stats()
+    sources = ("memory", "disk", "negative", "shared", "stale", "store")
+    hits = {source: int(found.get(source, 0)) for source in sources}
+    answered = sum(hits.values())
+    ratio = (answered - hits["store"]) / answered if answered else None
+    report = {"entries": int(found.get("entries", 0)), "locks": int(found.get("locks", 0)),
+              "bytes": int(found.get("bytes", 0)),
+              "memory_entries": int(found.get("memory_entries", 0)),
+              "hits": hits, "hit_ratio": ratio,
+              "refreshed_ahead": int(found.get("refresh", 0))}
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"entries on disk     {report['entries']}")
+    click.echo(f"size on disk        {report['bytes']} bytes")
+    click.echo(f"fetch locks held    {report['locks']}")
+    click.echo("answers by source   " + ", ".join(f"{k} {v}" for k, v in hits.items()))
+    click.echo(f"refreshed ahead     {report['refreshed_ahead']} (in the background)")
+    shown = f"{ratio:.1%}" if ratio is not None else "-"
+    click.echo(f"hit ratio           {shown} (answered without asking a store)")
 
 
 @cache.command("clear")

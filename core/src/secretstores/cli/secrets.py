@@ -15,12 +15,19 @@ from secretstores.errors import SecretStoresError
 
 def _read_template(path: str) -> tuple[str, str]:
     if path == "-":
-        return sys.stdin.read(), "<stdin>"
+        data, name = sys.stdin.buffer.read(), "<stdin>"
+    else:
+        try:
+            with open(path, "rb") as handle:
+                data, name = handle.read(), path
+        except OSError as exc:
+            raise SecretStoresError(f"cannot read template {path}: "
+                                    f"{exc.strerror or type(exc).__name__}") from None
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read(), path
-    except OSError as exc:
-        raise SecretStoresError(f"cannot read template {path}: {exc.strerror}") from None
+        return data.decode("utf-8"), name
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte {exc.start})"
+    raise SecretStoresError(f"cannot read template {name}: {reason}")
 
 
 def _write(text: str, output: str) -> None:
@@ -28,9 +35,15 @@ def _write(text: str, output: str) -> None:
         click.echo(text, nl=False)
         return
     # the rendered file holds secrets: create it readable by its owner only
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    else:
+        return
+    raise SecretStoresError(f"cannot write {output}: {reason}")
 
 
 @main.command()
@@ -112,28 +125,9 @@ def refs(options: Options, template: str, as_json: bool) -> None:
         click.echo(f"{name}:{ref.lineno}: {ref}")
 
 
-def parse_env_lines(text: str, name: str) -> dict[str, str]:
-    """``KEY=value`` lines (``#`` comments, optional ``export``, optional quotes)."""
-    result: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = line.removeprefix("export ").lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise SecretStoresError(f"{name}:{number}: expected KEY=value")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        result[key] = value
-    return result
-
-
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--env-file", metavar="TEMPLATE",
-              help="A template of KEY=value lines; rendered, each becomes a variable.")
+              help="A dotenv template (KEY=value lines); each becomes a variable.")
 @click.option("-e", "--env", "variables", multiple=True, metavar="NAME=TEMPLATE",
               help="One variable whose value is a template (repeatable).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
@@ -148,7 +142,7 @@ def run(options: Options, env_file: str | None, variables: tuple[str, ...],
     environment = dict(os.environ)
     if env_file:
         source, name = _read_template(env_file)
-        environment.update(parse_env_lines(stores.render_string(source, name=name), name))
+        environment.update(stores.render_env(source, name=name))
     if variables:
         templates: dict[str, str] = {}
         for item in variables:

@@ -2,10 +2,12 @@
 
 ``DB`` (the default) makes ``manager`` the database store ``local`` uses.
 Any other value (``VAULT``) is answered by a plugin's
-``secretstores_manager_from_env`` hook. When that plugin reports missing
-variables, the manager falls back to the database with a logged warning, as
-the seed document says, unless strict mode (``<PREFIX>_SECRETS_MANAGER_STRICT``
-set to ``1``/``true``, or ``strict=True``) asks to refuse instead.
+``secretstores_manager_from_env`` hook; the store it defines is read-write
+unless the definition says otherwise (the document's manager writes secrets).
+When that plugin reports missing variables, the manager falls back to the
+database with a logged warning, as the seed document says, unless strict mode
+(``<PREFIX>_SECRETS_MANAGER_STRICT`` set to ``1``/``true``, or ``strict=True``)
+asks to refuse instead.
 """
 
 from __future__ import annotations
@@ -58,7 +60,13 @@ def manager_definition(
         )
         return local
     if definition is not None:
-        return dict(definition)
+        definition = dict(definition)
+        # The platform document's manager is read-write: so is the store it makes,
+        # when its type can write.
+        declared = plugins.store_types().get(str(definition.get("type")))
+        if declared is not None and declared[0].writable:
+            definition.setdefault("readOnly", False)
+        return definition
     if chosen in KNOWN_MANAGERS:
         problem = (f"{variable}={chosen} needs a plugin that is not installed or not loaded: "
                    f"pip install {KNOWN_MANAGERS[chosen]}")

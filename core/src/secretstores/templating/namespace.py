@@ -1,118 +1,44 @@
-"""The ``secrets`` object templates see, and the secret values it hands out.
+"""The ``secrets`` object templates see, for references resolved at run time.
 
-``secrets.STORE`` is a :class:`StoreNamespace`; ``secrets.STORE.KEY`` is a
-:class:`SecretText` (a ``str`` whose repr hides the value) or, when the store
-has no such secret, a :class:`MissingSecret` (an undefined value, so
-``| default(...)`` and ``is defined`` work). A JSON object secret is drilled
-into with ``.key`` or ``["key"]``. Denied and unreachable secrets raise at once:
-``default`` never hides them.
+Static references (``secrets.STORE.KEY`` written out) are compiled into plain
+variables and fetched before rendering; this namespace serves the rest: keys
+computed at run time (``secrets.aws[name]``) and a ``secrets`` passed around
+(``{% set s = secrets %}``). Lookups give the values of
+:mod:`secretstores.templating.values`; printing the namespace or a store is an
+error that says what to write instead.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from jinja2 import StrictUndefined
-
-from secretstores.errors import (
-    AccessDeniedError,
-    SecretLookupError,
-    SecretNotFoundError,
-    StoreUnavailableError,
-    UnknownReferenceError,
-    UnknownStoreError,
-)
+from secretstores.errors import StoreError
 from secretstores.model import FetchResult, Status, StoreSpec
+from secretstores.templating.state import current, fail, note, part, shown
+from secretstores.templating.values import FailedSecret, MissingSecret, PendingSecret, secret_value
 
-#: Finds one secret: (store spec, identifier) -> result.
-Resolver = Callable[[StoreSpec, str], FetchResult]
-
-
-class SecretText(str):
-    """A secret's value: a ``str`` that hides itself in reprs and drills into JSON."""
-
-    _label: str
-    _parsed: Any
-
-    def __new__(cls, value: str, label: str) -> SecretText:
-        obj = super().__new__(cls, value)
-        obj._label = label
-        return obj
-
-    def __repr__(self) -> str:
-        return f"<secret {self._label}>"
-
-    def __getitem__(self, key: Any) -> Any:
-        if not isinstance(key, str):
-            return str.__getitem__(self, key)
-        try:
-            parsed = self._parsed
-        except AttributeError:
-            try:
-                parsed = json.loads(self)
-            except ValueError:
-                parsed = None
-            self._parsed = parsed
-        label = f"{self._label}.{key}" if key.isidentifier() else f"{self._label}[{key!r}]"
-        if not isinstance(parsed, dict):
-            raise SecretLookupError(
-                f"{label}: cannot drill into '{key}': the secret is not a JSON object",
-                reference=label,
-            )
-        if key not in parsed:
-            return MissingSecret(hint=f"{label}: the secret has no key '{key}'", name=label)
-        value = parsed[key]
-        text = value if isinstance(value, str) else json.dumps(value)
-        return SecretText(text, label)
+#: Finds one secret: (store spec, identifier) -> result, or None while a probing
+#: render collects references to fetch together.
+Resolver = Callable[[StoreSpec, str], FetchResult | None]
 
 
-def caller_template_line() -> int | None:
-    """The line of the template whose code is running further up this thread's stack."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        template = frame.f_globals.get("__jinja_template__")
-        if template is not None:
-            return int(template.get_corresponding_lineno(frame.f_lineno))
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
+def problem_value(label: str, result: FetchResult, *, literal: bool) -> Any:
+    """The template value of a result other than "found".
 
-
-class MissingSecret(StrictUndefined):
-    """A secret that does not exist: undefined, so ``| default(...)`` can replace it.
-
-    Given a ``problems`` list, writing it out records ``(line, message)`` there
-    and renders nothing, so one render reports every missing secret at once;
-    any other use raises :class:`SecretNotFoundError` at once.
+    ``literal`` says the reference is written out in the template; otherwise the
+    store's message (which names the identifier) is left out.
     """
-
-    __slots__ = ("_problems",)
-
-    def __init__(self, hint: str | None = None, name: str | None = None,
-                 problems: list[tuple[int | None, str]] | None = None) -> None:
-        super().__init__(hint=hint, name=name)
-        self._problems = problems
-
-    def __str__(self) -> str:  # type: ignore[override]
-        if self._problems is None:
-            return self._fail_with_undefined_error()  # type: ignore[no-any-return]
-        self._problems.append((caller_template_line(), self._undefined_hint or "not found"))
-        return ""
-
-    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
-        raise SecretNotFoundError(self._undefined_hint or "secret not found",
-                                  reference=self._undefined_name)
-
-    # StrictUndefined binds these to its own method at class creation: rebind.
-    __iter__ = __len__ = __bool__ = __eq__ = __ne__ = __hash__ = (  # type: ignore[assignment]
-        __contains__
-    ) = _fail_with_undefined_error
+    detail = f" ({result.message})" if literal and result.message else ""
+    if result.status is Status.NOT_FOUND:
+        return MissingSecret(f"{label}: not found{detail}", name=label)
+    what = "access denied" if result.status is Status.DENIED else "store unavailable"
+    reason = f": {result.message}" if literal and result.message else ""
+    return FailedSecret(f"{label}: {what}{reason}")
 
 
 class StoreNamespace:
-    """``secrets.STORE``: resolves mapping names and raw identifiers in one store."""
+    """``secrets.STORE``: resolves mapping names and identifiers in one store."""
 
     __slots__ = ("_resolve", "_spec")
 
@@ -121,32 +47,47 @@ class StoreNamespace:
         self._resolve = resolve
 
     def __repr__(self) -> str:
+        if current() is not None:
+            note(self._problem())
         return f"<secret store {self._spec.name}>"
+
+    def _problem(self) -> str:
+        name = self._spec.name
+        return (f"secrets.{name} is a store, not a value: write secrets.{name}.NAME "
+                f"or secrets.{name}.[identifier]")
+
+    def __str__(self) -> str:
+        return note(self._problem())
+
+    def _refuse(self, *args: Any) -> Any:
+        return fail(self._problem())
+
+    # a store cannot be listed, measured or searched from a template (without these,
+    # Python would iterate it by asking for items 0, 1, 2... for ever)
+    __iter__ = __len__ = __contains__ = __reversed__ = _refuse
 
     def __getitem__(self, key: Any) -> Any:
         spec = self._spec
+        label = f"secrets.{spec.name}{part(key)}"
         if not isinstance(key, str):
-            raise UnknownReferenceError(
-                f"secret references must be strings, got {type(key).__name__}", store=spec.name
-            )
-        label = f"secrets.{spec.name}.{key}" if key.isidentifier() else \
-            f"secrets.{spec.name}.[{key}]"
+            return FailedSecret(f"{label}: secret references are strings, not "
+                                f"{type(key).__name__}")
         identifier = spec.resolve(key)
         if identifier is None:
-            raise UnknownReferenceError(
-                f"{label}: '{key}' is not a mapping of this store and direct access is off "
-                f"(allowDirectAccess: false)", store=spec.name, reference=key)
-        result = self._resolve(spec, identifier)
+            return FailedSecret(f"{label}: {shown(key)} is not a mapping of store "
+                                f"'{spec.name}' and direct access is off "
+                                f"(allowDirectAccess: false)")
+        try:
+            result = self._resolve(spec, identifier)
+        except StoreError as exc:
+            literal = shown(key) != "<computed>"
+            return FailedSecret(f"{label}: store unavailable"
+                                + (f": {exc.reason}" if literal else ""))
+        if result is None:
+            return PendingSecret()
         if result.status is Status.FOUND:
-            return SecretText(result.value or "", label)
-        if result.status is Status.NOT_FOUND:
-            return MissingSecret(hint=f"{label}: not found ({result.message})", name=label)
-        error = AccessDeniedError if result.status is Status.DENIED else StoreUnavailableError
-        if error is StoreUnavailableError:
-            raise StoreUnavailableError(f"{label}: {result.message}", store=spec.name)
-        raise AccessDeniedError(f"{label}: {result.message}", store=spec.name, reference=key)
-
-    __getattr__ = __getitem__
+            return secret_value(result.value or "", label)
+        return problem_value(label, result, literal=shown(key) != "<computed>")
 
 
 class SecretsNamespace:
@@ -158,16 +99,31 @@ class SecretsNamespace:
         self._stores = stores
         self._resolve = resolve
 
+    _PROBLEM = "secrets is the set of stores, not a value: write secrets.STORE.NAME"
+
     def __repr__(self) -> str:
+        if current() is not None:
+            note(self._PROBLEM)
         return "<secrets>"
 
-    def __getitem__(self, name: Any) -> StoreNamespace:
+    def __str__(self) -> str:
+        return note(self._PROBLEM)
+
+    def _refuse(self, *args: Any) -> Any:
+        return fail(self._PROBLEM)
+
+    __iter__ = __len__ = __contains__ = __reversed__ = _refuse
+
+    def __getitem__(self, name: Any) -> Any:
         spec = self._stores.get(name) if isinstance(name, str) else None
         if spec is None:
             known = ", ".join(sorted(self._stores)) or "none"
-            raise UnknownStoreError(
-                f"secrets.{name}: unknown store '{name}' (configured stores: {known})",
-                reference=str(name))
+            return FailedSecret(f"secrets{part(name)}: unknown store {shown(name)} "
+                                f"(configured stores: {known})")
         return StoreNamespace(spec, self._resolve)
 
-    __getattr__ = __getitem__
+
+#: Objects whose ``.name`` means "look up name" in templates.
+NAMESPACE_TYPES: tuple[type, ...] = (SecretsNamespace, StoreNamespace)
+
+__all__ = ["NAMESPACE_TYPES", "Resolver", "SecretsNamespace", "StoreNamespace", "problem_value"]

@@ -17,6 +17,19 @@ fixture and inherit the tests of :class:`StoreContract`::
             return MyHarness(my_server)
 """
 
-from secretstores.testing.contract import CANARY, StoreContract, StoreHarness, count_fetch_calls
+from secretstores.testing.contract import (
+    CANARY,
+    StoreContract,
+    StoreHarness,
+    count_fetch_calls,
+    record_events,
+)
+from secretstores.testing.leaks import (
+    ERROR_TEMPLATES,
+    error_templates,
+    exception_texts,
+    leaked_forms,
+)
 
-__all__ = ["CANARY", "StoreContract", "StoreHarness", "count_fetch_calls"]
+__all__ = ["CANARY", "ERROR_TEMPLATES", "StoreContract", "StoreHarness", "count_fetch_calls",
+           "error_templates", "exception_texts", "leaked_forms", "record_events"]

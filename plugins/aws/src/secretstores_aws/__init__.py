@@ -11,4 +11,7 @@ __version__ = "0.1.0"
 #: The store type this plugin serves (the ``"type"`` of a store definition).
 TYPE = "aws_secrets_manager"
 
-__all__ = ["TYPE", "__version__"]
+#: The most ids ``BatchGetSecretValue`` accepts in its ``SecretIdList``.
+BATCH_LIMIT = 20
+
+__all__ = ["BATCH_LIMIT", "TYPE", "__version__"]

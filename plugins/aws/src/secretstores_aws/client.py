@@ -2,7 +2,9 @@
 
 boto3 is imported here, inside :func:`connect`, on a store's first use. One
 client is built per store (and again only when the core re-authenticates);
-boto3 clients are thread-safe, so every fetch thread shares it.
+boto3 clients are thread-safe, so the core's worker threads share it. Each
+request is limited to the store's ``timeout``, and the connection pool holds
+as many connections as the store's ``concurrency``.
 """
 
 from __future__ import annotations
@@ -12,14 +14,12 @@ from typing import Any
 
 import attrs
 
-from secretstores.errors import AuthenticationError, StoreUnavailableError, Unauthorized
+from secretstores.errors import AuthenticationError, StoreError, StoreUnavailableError
 from secretstores.model import Session, StoreSpec
 from secretstores_aws import __version__, logs
 from secretstores_aws.config import AwsConfig
-from secretstores_aws.retry import DEFAULT_POLICY, RetryPolicy, call, describe
+from secretstores_aws.errors import call, describe
 
-#: Concurrent requests one fetch may run (batch chunks and single reads).
-MAX_WORKERS = 8
 #: Renew an assumed role's credentials this many seconds before they expire.
 RENEW_BEFORE = 300.0
 _SESSION_NAME = re.compile(r"[^\w+=,.@-]")
@@ -36,8 +36,6 @@ class AwsClient:
 
     secrets: Any = attrs.field(repr=False)
     recovery_window_days: int
-    policy: RetryPolicy = DEFAULT_POLICY
-    max_workers: int = MAX_WORKERS
     batch_allowed: bool = True
 
     def close(self) -> None:
@@ -45,15 +43,15 @@ class AwsClient:
         self.secrets.close()
 
 
-def _botocore_config() -> Any:
+def _botocore_config(store: StoreSpec) -> Any:
     from botocore.config import Config
 
     return Config(
-        # Our own retry policy (secretstores_aws.retry) decides; botocore sends once.
+        # The core's retry policy decides; botocore sends once.
         retries={"total_max_attempts": 1, "mode": "standard"},
-        max_pool_connections=MAX_WORKERS * 2,
-        connect_timeout=5,
-        read_timeout=30,
+        max_pool_connections=store.concurrency,
+        connect_timeout=store.timeout,
+        read_timeout=store.timeout,
         user_agent_extra=f"secretstores-aws/{__version__}",
     )
 
@@ -96,16 +94,21 @@ def connect(store: StoreSpec) -> Session:
             "'secretAccessKey', 'profile', or the AWS_* environment variables"
         )
     expires_at: float | None = None
-    botocore_config = _botocore_config()
+    botocore_config = _botocore_config(store)
     if config.role_arn is not None:
         sts = session.client("sts", region_name=region, config=botocore_config)
         try:
             answer = call("AssumeRole", sts.assume_role, RoleArn=config.role_arn,
                           RoleSessionName=role_session_name(store.name))
-        except (ClientError, Unauthorized, StoreUnavailableError) as exc:
-            reason = describe(exc) if isinstance(exc, ClientError) else str(exc)
+        except StoreError as exc:
+            if isinstance(exc, StoreUnavailableError):
+                raise  # transient or unreachable: the core retries or reports it
             raise AuthenticationError(
-                f"assuming role {config.role_arn} with {source} failed: {reason}"
+                f"assuming role {config.role_arn} with {source} failed: {exc.reason}"
+            ) from None
+        except ClientError as exc:
+            raise AuthenticationError(
+                f"assuming role {config.role_arn} with {source} failed: {describe(exc)}"
             ) from None
         finally:
             sts.close()

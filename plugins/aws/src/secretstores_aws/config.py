@@ -51,8 +51,6 @@ def _endpoint_url(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 def _recovery_window(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError("expected a whole number of days")
     if value != 0 and not 7 <= value <= 30:
         raise ValueError("expected 0 (delete at once, no recovery) or 7 to 30 days")
 
@@ -69,8 +67,8 @@ class AwsConfig:
     role_arn: str | None = optional_field("roleArn", validator=_role_arn)
     endpoint_url: str | None = optional_field("endpointUrl", validator=_endpoint_url)
     recovery_window_days: int = optional_field(
-        "recoveryWindowDays", default=DEFAULT_RECOVERY_WINDOW_DAYS, validator=_recovery_window
-    )
+        "recoveryWindowDays", type=int, default=DEFAULT_RECOVERY_WINDOW_DAYS,
+        validator=_recovery_window)
 
     def __attrs_post_init__(self) -> None:
         # Messages name fields only, never their values.

@@ -9,6 +9,7 @@ role and the mount, never a token, a JWT or a key.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import time
 from typing import Any
@@ -17,58 +18,74 @@ from urllib.parse import urlsplit
 import hvac
 import hvac.exceptions
 
-from secretstores.errors import AuthenticationError, StoreUnavailableError
-from secretstores.model import Session
+from secretstores.errors import (
+    AuthenticationError,
+    MisconfiguredError,
+    StoreError,
+    StoreUnavailableError,
+)
+from secretstores.model import Session, StoreSpec
+from secretstores_vault.client import VaultClient, no_route, not_vault, vault_reason
 from secretstores_vault.config import VaultConfig
-from secretstores_vault.transport import NETWORK_ERRORS
 
 #: The signed request body of an AWS IAM login (as Vault's own CLI sends it).
 _GET_CALLER_IDENTITY = "Action=GetCallerIdentity&Version=2011-06-15"
 
 
-def new_client(config: VaultConfig, token: str | None = None) -> hvac.Client:
+def new_client(config: VaultConfig, token: str | None = None, *, timeout: float = 5.0,
+               pool_size: int = 20) -> hvac.Client:
     """An hvac client for ``config``'s address and namespace (no request is made).
 
     Requests travel through :class:`~secretstores_vault.transport.Transport`, whose
-    pool holds as many connections as a batch reads in parallel.
+    pool holds as many connections as the core reads in parallel (the store's
+    ``concurrency``), each request limited to ``timeout`` seconds.
     """
-    from secretstores_vault.kv import PARALLEL_READS
     from secretstores_vault.transport import Transport
 
     verify: bool | str = config.ca_cert if config.ca_cert else True
-    transport = Transport(config.address, verify=verify, pool_size=PARALLEL_READS)
+    transport = Transport(config.address, verify=verify, pool_size=pool_size, timeout=timeout)
     return hvac.Client(url=config.address, token=token, namespace=config.namespace or None,
-                       verify=verify, session=transport)
+                       verify=verify, session=transport, timeout=timeout)
 
 
-def authenticate(config: VaultConfig) -> Session:
-    """Log in with ``config``'s method and return the session the core keeps."""
+def authenticate(store: StoreSpec) -> Session:
+    """Log in with the store's method and return the session the core keeps."""
+    config: VaultConfig = store.config
+    client = new_client(config, token=config.token if config.method == "TOKEN" else None,
+                        timeout=store.timeout, pool_size=store.concurrency)
     if config.method == "TOKEN":
-        client = new_client(config, token=config.token)
-        return Session(client=client, close=client.adapter.close)
+        wrapped = VaultClient(client, config)
+        return Session(client=wrapped, close=wrapped.close)
     if config.method == "K8S":
-        return _kubernetes(config)
-    return _aws(config)
+        return _kubernetes(config, client)
+    return _aws(config, client)
 
 
-def _session(client: hvac.Client, response: Any) -> Session:
+def _session(client: hvac.Client, config: VaultConfig, response: Any) -> Session:
     auth = (response or {}).get("auth") or {}
     token = auth.get("client_token")
     if not token:
         raise StoreUnavailableError("the login answer holds no client token")
     client.token = token
+    wrapped = VaultClient(client, config)
     lease = float(auth.get("lease_duration") or 0)
     if lease <= 0:  # a token that never expires (root-like): nothing to renew
-        return Session(client=client, close=client.adapter.close)
+        return Session(client=wrapped, close=wrapped.close)
     # Renew a third of the way before the end: 20 s of a 60 s token, 30 s of longer ones.
-    return Session(client=client, expires_at=time.time() + lease,
-                   renew_before=min(30.0, lease / 3), close=client.adapter.close)
+    return Session(client=wrapped, expires_at=time.time() + lease,
+                   renew_before=min(30.0, lease / 3), close=wrapped.close)
 
 
 def _failure(what: str, exc: Exception, *secrets: str | None) -> Exception:
     """The error for a failed login: which method and role, what Vault said, no secret."""
-    if isinstance(exc, NETWORK_ERRORS):
-        return StoreUnavailableError(f"{what} failed: cannot reach Vault ({type(exc).__name__})")
+    if isinstance(exc, StoreError):  # the transport's: cannot reach Vault, 429, 503
+        clone = copy.copy(exc)
+        clone.reason = f"{what} failed: {exc.reason}"
+        clone.args = (clone.reason,)
+        return clone
+    if isinstance(exc, hvac.exceptions.InvalidPath) and (not_vault(exc) or no_route(exc)):
+        return MisconfiguredError(f"{what} failed: {vault_reason(exc)} (is the auth method "
+                                  "enabled at that mount, and 'address' Vault's URL?)")
     if isinstance(exc, hvac.exceptions.VaultError):
         errors = getattr(exc, "errors", None) or [str(exc).split(", on ")[0]]
         reason = "; ".join(str(e) for e in errors) or type(exc).__name__
@@ -82,7 +99,7 @@ def _failure(what: str, exc: Exception, *secrets: str | None) -> Exception:
     return AuthenticationError(f"{what} failed: {reason}")
 
 
-def _kubernetes(config: VaultConfig) -> Session:
+def _kubernetes(config: VaultConfig, client: hvac.Client) -> Session:
     what = (f"kubernetes login (role '{config.k8s_role}', "
             f"mount '{config.k8s_mount_point.strip('/')}')")
     try:
@@ -92,7 +109,6 @@ def _kubernetes(config: VaultConfig) -> Session:
         raise AuthenticationError(
             f"{what} failed: cannot read the service-account token at "
             f"{config.k8s_token_path}: {exc.strerror}") from None
-    client = new_client(config)
     try:
         response = client.auth.kubernetes.login(
             role=config.k8s_role, jwt=jwt, use_token=False,
@@ -100,10 +116,10 @@ def _kubernetes(config: VaultConfig) -> Session:
     except Exception as exc:
         client.adapter.close()
         raise _failure(what, exc, jwt) from None
-    return _session(client, response)
+    return _session(client, config, response)
 
 
-def _aws(config: VaultConfig) -> Session:
+def _aws(config: VaultConfig, client: hvac.Client) -> Session:
     what = (f"aws iam login (role '{config.aws_role}', "
             f"mount '{config.aws_mount_point.strip('/')}')")
     try:
@@ -123,7 +139,6 @@ def _aws(config: VaultConfig) -> Session:
             "(environment, shared files, instance or container role)")
     frozen = credentials.get_frozen_credentials()
     params = iam_login_data(config, frozen)
-    client = new_client(config)
     try:
         response = client.adapter.login(
             url=f"/v1/auth/{config.aws_mount_point.strip('/')}/login",
@@ -131,7 +146,7 @@ def _aws(config: VaultConfig) -> Session:
     except Exception as exc:
         client.adapter.close()
         raise _failure(what, exc, frozen.secret_key, frozen.token) from None
-    return _session(client, response)
+    return _session(client, config, response)
 
 
 def iam_login_data(config: VaultConfig, credentials: Any) -> dict[str, str]:

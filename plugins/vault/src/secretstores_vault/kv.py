@@ -1,41 +1,41 @@
-"""KV secrets engine v2: reading batches, check-and-set writes, deletes and listings.
+"""KV secrets engine v2: reads, check-and-set writes, deletes and listings.
 
 Identifiers are ``PATH[?version=N][#KEY]``: the path within the mount (after the
 store's ``pathPrefix``), an optional pinned version, and an optional key of the
-secret's data. Identifiers sharing a path and version are answered by one read.
+secret's data. KV v2 has no batch read, so the core fans reads out; reads of
+one path and version that run at the same time share one request.
 
 A secret's value is its data as a JSON object text (so templates drill down
 with ``.password``), except a secret whose only key is ``value``, which is that
-string: what :func:`write` stores for a plain value.
+string: what :func:`store` writes for a plain value.
+
+A 404 is "not found" only when it is Vault's answer for a missing secret: a
+route no mount serves, a 404 without Vault's JSON body, or a mount that is not
+KV v2 are "misconfigured", which ``| default`` never hides.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NoReturn
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 import hvac
 import hvac.exceptions
 
 from secretstores.errors import (
-    AccessDeniedError,
+    MisconfiguredError,
     StoreUnavailableError,
     Unauthorized,
     WriteConflictError,
 )
-from secretstores.model import FetchResult, Status
+from secretstores.model import FetchResult
+from secretstores_vault.client import VaultClient, no_route, not_vault, vault_reason
 from secretstores_vault.config import VaultConfig
-from secretstores_vault.transport import NETWORK_ERRORS
 
 #: The data key a plain value is stored under, and read back from.
 VALUE_KEY = "value"
-
-#: How many paths of one batch are read at once (KV v2 has no batch read).
-PARALLEL_READS = 20
 
 
 @attrs.frozen
@@ -76,42 +76,37 @@ def render(data: Mapping[str, Any], key: str | None) -> FetchResult:
     return FetchResult.found(json.dumps(dict(data)))
 
 
-def _errors(exc: hvac.exceptions.VaultError) -> str:
-    errors = getattr(exc, "errors", None)
-    if errors:
-        return "; ".join(str(e) for e in errors)
-    return str(exc).split(", on ")[0] or type(exc).__name__
+def _misconfigured(client: VaultClient, exc: hvac.exceptions.VaultError, path: str) -> str | None:
+    """Why a 404 on ``path`` means a wrong address, mount or engine; None for "not found"."""
+    config = client.config
+    if not_vault(exc):
+        return (f"{config.address} answered HTTP 404 without Vault's JSON error body for "
+                f"{config.mount}/data/{path}: is 'address' the Vault server's URL?")
+    if no_route(exc):
+        return (f"no mount '{config.mount}/' at {config.address} (Vault: no handler for route "
+                f"{config.mount}/data/{path}); check 'mountPath'")
+    return client.mount_problem()
 
 
-def token_works(client: hvac.Client) -> bool:
-    """Whether the client's token is still accepted (a ``lookup-self`` succeeds).
-
-    Vault answers 403 both for a path a policy denies and for a token that
-    expired or was revoked; this tells the two apart.
-    """
-    try:
-        client.auth.token.lookup_self()
-    except hvac.exceptions.Forbidden:
-        return False
-    return True
-
-
-def _read(client: hvac.Client, config: VaultConfig,
-          path: str, version: int | None) -> Mapping[str, Any] | FetchResult:
+def _read(client: VaultClient, path: str, version: int | None) -> Mapping[str, Any] | FetchResult:
     """The data of one secret version, or the FetchResult that explains why there is none."""
+    config = client.config
     try:
-        response = client.secrets.kv.v2.read_secret_version(
+        response = client.hvac.secrets.kv.v2.read_secret_version(
             path=path, version=version, mount_point=config.mount,
             raise_on_deleted_version=True)
-    except hvac.exceptions.InvalidPath:
+    except hvac.exceptions.InvalidPath as exc:
+        problem = _misconfigured(client, exc, path)
+        if problem is not None:
+            return FetchResult.misconfigured(problem)
         where = f"version {version} of " if version else ""
         return FetchResult.not_found(f"{where}{config.mount}/{path} not found (or deleted)")
     except hvac.exceptions.Forbidden:
+        raise_if_expired(client)
         return FetchResult.denied(f"permission denied on {config.mount}/data/{path}")
-    except NETWORK_ERRORS as exc:
-        raise StoreUnavailableError(f"cannot reach Vault ({type(exc).__name__})") from None
     except hvac.exceptions.VaultError as exc:
-        return FetchResult.unavailable(f"Vault answered for {config.mount}/{path}: {_errors(exc)}")
+        return FetchResult.unavailable(f"Vault answered for {config.mount}/{path}: "
+                                       f"{vault_reason(exc)}")
     data = (response or {}).get("data") or {}
     secret = data.get("data")
     if not isinstance(secret, Mapping):
@@ -119,48 +114,23 @@ def _read(client: hvac.Client, config: VaultConfig,
     return secret
 
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """The worker threads of parallel reads, started once and shared by every store."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(PARALLEL_READS * 2, thread_name_prefix="secretstores-vault")
-        return _POOL
-
-
-def fetch(client: hvac.Client, config: VaultConfig,
-          identifiers: Sequence[str]) -> dict[str, FetchResult]:
-    """Results for a batch of identifiers: one read per distinct path and version."""
-    results: dict[str, FetchResult] = {}
-    groups: dict[tuple[str, int | None], list[tuple[str, Identifier]]] = {}
-    for identifier in identifiers:
-        try:
-            parsed = parse(identifier, config)
-        except ValueError as exc:
-            results[identifier] = FetchResult.unavailable(f"invalid identifier: {exc}")
-            continue
-        groups.setdefault((parsed.path, parsed.version), []).append((identifier, parsed))
-    if not groups:
-        return results
-    keys = list(groups)
-    if len(keys) == 1:
-        answers = [_read(client, config, *keys[0])]
-    else:
-        answers = list(_pool().map(lambda k: _read(client, config, *k), keys))
-    if any(isinstance(a, FetchResult) and a.status is Status.DENIED
-           for a in answers) and not token_works(client):
+def raise_if_expired(client: VaultClient) -> None:
+    """Raise Unauthorized when a 403 came from a token that stopped working (not a policy)."""
+    if not client.token_works():
         raise Unauthorized("Vault refused the token (expired or revoked)")
-    for key, answer in zip(keys, answers, strict=True):
-        for identifier, parsed in groups[key]:
-            if isinstance(answer, FetchResult):
-                results[identifier] = answer
-            else:
-                results[identifier] = render(answer, parsed.key)
-    return results
+
+
+def read(client: VaultClient, identifier: str) -> FetchResult:
+    """One identifier's result (reads of the same path in flight share one request)."""
+    try:
+        parsed = parse(identifier, client.config)
+    except ValueError as exc:
+        return FetchResult.unavailable(f"invalid identifier: {exc}")
+    answer = client.shared((parsed.path, parsed.version),
+                           lambda: _read(client, parsed.path, parsed.version))
+    if isinstance(answer, FetchResult):
+        return answer
+    return render(answer, parsed.key)
 
 
 def _check_name(name: str, config: VaultConfig) -> str:
@@ -172,97 +142,110 @@ def _check_name(name: str, config: VaultConfig) -> str:
     return parsed.path
 
 
-def current_version(client: hvac.Client, config: VaultConfig, path: str) -> int:
+def _failed(client: VaultClient, exc: hvac.exceptions.VaultError, action: str,
+            path: str) -> Exception:
+    """The error for a failed write, delete or list of ``path``."""
+    config = client.config
+    if isinstance(exc, hvac.exceptions.Forbidden):  # name the path a policy must grant
+        api = "metadata" if action == "list" else "data"
+        return client.refused(f"{action} {config.mount}/{api}/{path}")
+    if isinstance(exc, hvac.exceptions.InvalidPath):
+        problem = _misconfigured(client, exc, path)
+        if problem is not None:
+            return MisconfiguredError(problem)
+    return StoreUnavailableError(f"cannot {action} {config.mount}/{path}: {vault_reason(exc)}")
+
+
+def current_version(client: VaultClient, path: str) -> int:
     """The secret's current version number, deleted or not; 0 when it never existed.
 
     Reads the data path (not the metadata path), so a policy granting
     ``secret/data/<prefix>/*`` is enough to write.
     """
     try:
-        response = client.secrets.kv.v2.read_secret_version(
-            path=path, mount_point=config.mount, raise_on_deleted_version=False)
-    except hvac.exceptions.InvalidPath:
+        response = client.hvac.secrets.kv.v2.read_secret_version(
+            path=path, mount_point=client.config.mount, raise_on_deleted_version=False)
+    except hvac.exceptions.InvalidPath as exc:
+        problem = _misconfigured(client, exc, path)
+        if problem is not None:
+            raise MisconfiguredError(problem) from None
         return 0
+    except hvac.exceptions.VaultError as exc:
+        raise _failed(client, exc, "read", path) from None
     metadata = ((response or {}).get("data") or {}).get("metadata") or {}
     return int(metadata.get("version") or 0)
 
 
-def write(client: hvac.Client, config: VaultConfig, path: str, data: Mapping[str, Any],
-          cas: int) -> int:
+def write(client: VaultClient, path: str, data: Mapping[str, Any], cas: int) -> int:
     """Write ``data`` as a new version of ``path`` if its current version is ``cas``.
 
     :return: the new version number.
     :raise WriteConflictError: another writer changed the secret since version ``cas``.
     """
+    mount = client.config.mount
     try:
-        response = client.secrets.kv.v2.create_or_update_secret(
-            path=path, secret=dict(data), cas=cas, mount_point=config.mount)
+        response = client.hvac.secrets.kv.v2.create_or_update_secret(
+            path=path, secret=dict(data), cas=cas, mount_point=mount)
     except hvac.exceptions.InvalidRequest as exc:
-        if "check-and-set" in _errors(exc):
+        if "check-and-set" in vault_reason(exc):
             change = (f"changed it after version {cas} was read" if cas
                       else "created it meanwhile")
             raise WriteConflictError(
-                f"write conflict on {config.mount}/{path}: another writer {change} "
+                f"write conflict on {mount}/{path}: another writer {change} "
                 "(check-and-set failed); nothing was overwritten, read it again and retry"
             ) from None
-        raise
-    except hvac.exceptions.Forbidden:
-        _raise_forbidden(client, "write", config, path)
+        raise _failed(client, exc, "write", path) from None
+    except hvac.exceptions.VaultError as exc:
+        raise _failed(client, exc, "write", path) from None
     return int(((response or {}).get("data") or {}).get("version") or 0)
 
 
-def _raise_forbidden(client: hvac.Client, action: str, where: VaultConfig | str,
-                     path: str) -> NoReturn:
-    """Raise Unauthorized when the token stopped working, else AccessDeniedError (policy)."""
-    if not token_works(client):
-        raise Unauthorized("Vault refused the token (expired or revoked)")
-    base = where if isinstance(where, str) else f"{where.mount}/data"
-    raise AccessDeniedError(f"permission denied: cannot {action} {base}/{path}", reference=path)
-
-
-def store(client: hvac.Client, config: VaultConfig, name: str, value: str) -> None:
+def store(client: VaultClient, name: str, value: str) -> None:
     """Store ``value`` as ``{"value": value}``: a new version, checked-and-set."""
-    path = _check_name(name, config)
-    try:
-        version = current_version(client, config, path)
-    except hvac.exceptions.Forbidden:
-        _raise_forbidden(client, "read", config, path)
-    write(client, config, path, {VALUE_KEY: value}, cas=version)
+    path = _check_name(name, client.config)
+    client.require_kv2()  # a KV v1 mount would take the write at the wrong path
+    write(client, path, {VALUE_KEY: value}, cas=current_version(client, path))
 
 
-def delete(client: hvac.Client, config: VaultConfig, name: str) -> bool:
+def delete(client: VaultClient, name: str) -> bool:
     """Soft-delete the latest version (recoverable with ``undelete``); False if none was live."""
-    path = _check_name(name, config)
+    path = _check_name(name, client.config)
+    mount = client.config.mount
     try:
-        client.secrets.kv.v2.read_secret_version(
-            path=path, mount_point=config.mount, raise_on_deleted_version=True)
-    except hvac.exceptions.InvalidPath:
+        client.hvac.secrets.kv.v2.read_secret_version(
+            path=path, mount_point=mount, raise_on_deleted_version=True)
+    except hvac.exceptions.InvalidPath as exc:
+        problem = _misconfigured(client, exc, path)
+        if problem is not None:
+            raise MisconfiguredError(problem) from None
         return False
-    except hvac.exceptions.Forbidden:
-        _raise_forbidden(client, "read", config, path)
+    except hvac.exceptions.VaultError as exc:
+        raise _failed(client, exc, "read", path) from None
     try:
-        client.secrets.kv.v2.delete_latest_version_of_secret(path=path, mount_point=config.mount)
-    except hvac.exceptions.Forbidden:
-        _raise_forbidden(client, "delete", config, path)
+        client.hvac.secrets.kv.v2.delete_latest_version_of_secret(path=path, mount_point=mount)
+    except hvac.exceptions.VaultError as exc:
+        raise _failed(client, exc, "delete", path) from None
     return True
 
 
-def list_names(client: hvac.Client, config: VaultConfig) -> list[str]:
+def list_names(client: VaultClient) -> list[str]:
     """Every secret name under the store's ``pathPrefix``, recursively, as identifiers."""
+    config = client.config
     prefix = config.path_prefix.strip("/")
     names: list[str] = []
     pending = [""]
     while pending:
         folder = pending.pop()
+        path = "/".join(p for p in (prefix, folder.rstrip("/")) if p)
         try:
-            response = client.secrets.kv.v2.list_secrets(
-                path="/".join(p for p in (prefix, folder.rstrip("/")) if p),
-                mount_point=config.mount)
-        except hvac.exceptions.InvalidPath:
+            response = client.hvac.secrets.kv.v2.list_secrets(path=path, mount_point=config.mount)
+        except hvac.exceptions.InvalidPath as exc:
+            problem = _misconfigured(client, exc, path)
+            if problem is not None:
+                raise MisconfiguredError(problem) from None
             continue
-        except hvac.exceptions.Forbidden:
-            _raise_forbidden(client, "list", config.mount + "/metadata",
-                             f"{prefix}/{folder}".strip("/"))
+        except hvac.exceptions.VaultError as exc:
+            raise _failed(client, exc, "list", path) from None
         for key in _keys(response):
             if key.endswith("/"):
                 pending.append(folder + key)

@@ -7,73 +7,87 @@ first use, so loading this module stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from secretstores import hookimpl
-from secretstores.model import FetchResult, Session, StoreSpec, StoreType
+from secretstores.identity import aws_chain_identity, environment_identity
+from secretstores.model import Capability, FetchResult, Session, StoreSpec, StoreType
 from secretstores_vault.config import TYPE, VaultConfig
 from secretstores_vault.environ import manager_from_env
+
+if TYPE_CHECKING:
+    from secretstores_vault.client import VaultClient
 
 
 @hookimpl
 def secretstores_store_types() -> list[StoreType]:
-    """Declare ``hashicorp_vault``: KV v2, readable and writable."""
-    return [StoreType(TYPE, VaultConfig, "HashiCorp Vault / OpenBao, KV secrets engine v2",
-                      writable=True)]
+    """Declare ``hashicorp_vault``: KV v2, one read per path (the core fans them out)."""
+    return [StoreType(
+        TYPE, VaultConfig, "HashiCorp Vault / OpenBao, KV secrets engine v2",
+        capabilities={Capability.READ, Capability.WRITE, Capability.DELETE, Capability.LIST,
+                      Capability.CHECK, Capability.VERSIONS})]
 
 
 @hookimpl
-def secretstores_authenticate(store: StoreSpec) -> Session | None:
+def secretstores_identity(store: StoreSpec) -> str | None:
+    """Who a login makes us: the service-account token (K8S), the AWS credential chain
+    (AWS); a TOKEN store's token is in its configuration already."""
+    config: VaultConfig = store.config
+    if config.method == "K8S":
+        return environment_identity(files=[config.k8s_token_path], extra=["k8s"])
+    if config.method == "AWS":
+        return aws_chain_identity()
+    return None
+
+
+@hookimpl
+def secretstores_authenticate(store: StoreSpec) -> Session:
     """Log in with the store's ``authMethod`` (TOKEN, K8S or AWS)."""
-    if store.type != TYPE:
-        return None
     from secretstores_vault.auth import authenticate
 
-    return authenticate(store.config)
+    return authenticate(store)
 
 
 @hookimpl
-def secretstores_fetch(
-    store: StoreSpec, client: Any, identifiers: Sequence[str]
-) -> dict[str, FetchResult] | None:
-    """Read a batch of ``PATH[?version=N][#KEY]`` identifiers, one read per path."""
-    if store.type != TYPE:
-        return None
+def secretstores_read(store: StoreSpec, client: VaultClient, identifier: str) -> FetchResult:
+    """Read one ``PATH[?version=N][#KEY]`` identifier."""
     from secretstores_vault import kv
 
-    return kv.fetch(client, store.config, identifiers)
+    return kv.read(client, identifier)
 
 
 @hookimpl
-def secretstores_store(store: StoreSpec, client: Any, name: str, value: str) -> bool | None:
+def secretstores_store(store: StoreSpec, client: VaultClient, name: str, value: str) -> bool:
     """Write ``{"value": value}`` as a new version of ``name``, checked-and-set."""
-    if store.type != TYPE:
-        return None
     from secretstores_vault import kv
 
-    kv.store(client, store.config, name, value)
+    kv.store(client, name, value)
     return True
 
 
 @hookimpl
-def secretstores_delete(store: StoreSpec, client: Any, name: str) -> bool | None:
+def secretstores_delete(store: StoreSpec, client: VaultClient, name: str) -> bool:
     """Soft-delete the latest version of ``name``."""
-    if store.type != TYPE:
-        return None
     from secretstores_vault import kv
 
-    return kv.delete(client, store.config, name)
+    return kv.delete(client, name)
 
 
 @hookimpl
-def secretstores_list_names(store: StoreSpec, client: Any) -> list[str] | None:
+def secretstores_list_names(store: StoreSpec, client: VaultClient) -> list[str]:
     """List every secret under the store's ``pathPrefix``, recursively."""
-    if store.type != TYPE:
-        return None
     from secretstores_vault import kv
 
-    return kv.list_names(client, store.config)
+    return kv.list_names(client)
+
+
+@hookimpl
+def secretstores_check(store: StoreSpec, client: VaultClient) -> str:
+    """The token is accepted and the mount is a KV v2 engine."""
+    from secretstores_vault.client import check
+
+    return check(client)
 
 
 @hookimpl

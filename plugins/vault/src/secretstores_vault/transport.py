@@ -11,6 +11,12 @@ answer; only the bytes travel through a urllib3 pool.
 What requests would take from the environment is taken once, when the store
 authenticates: the proxy for the Vault address (``HTTPS_PROXY``, ``NO_PROXY``,
 ...) and the CA bundle (``REQUESTS_CA_BUNDLE``, else certifi's).
+
+This is also where the core's retry contract is met, since only here is every
+response seen before hvac turns it into an exception: a request that cannot
+reach Vault or times out raises :class:`~secretstores.errors.TransientError`,
+an HTTP 429 :class:`~secretstores.errors.ThrottledError` with the server's
+``Retry-After``, a 502, 503 or 504 ``TransientError``. The core retries them.
 """
 
 from __future__ import annotations
@@ -21,13 +27,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-import requests.exceptions
 import urllib3
 import urllib3.exceptions
 
-#: What a failed connection raises, through this transport or a plain requests session.
-NETWORK_ERRORS: tuple[type[Exception], ...] = (
-    urllib3.exceptions.HTTPError, OSError, requests.exceptions.RequestException)
+from secretstores.errors import ThrottledError, TransientError
+
+#: Answers worth another try (Vault sealed or standby, a proxy's gateway errors).
+TRANSIENT_STATUS = frozenset({502, 503, 504})
 
 
 class Response:
@@ -63,7 +69,8 @@ class Transport:
     """What hvac's adapter calls ``session``: ``request(...)`` and ``close()``."""
 
     def __init__(self, address: str, *, verify: bool | str = True, pool_size: int = 20,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 5.0) -> None:
+        self.address = address
         self.verify: bool | str = verify
         self.cert = None
         self.proxies: dict[str, str] = {}
@@ -91,14 +98,43 @@ class Transport:
             sent.setdefault("Content-Type", "application/json")
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
-        answer = self._pool.request(
-            method.upper(), url, body=body, headers=sent, redirect=allow_redirects,
-            timeout=timeout or self.timeout, preload_content=True)
+        try:
+            answer = self._pool.request(
+                method.upper(), url, body=body, headers=sent, redirect=allow_redirects,
+                timeout=timeout or self.timeout, preload_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransientError(f"cannot reach Vault at {self.address}: "
+                                 f"{_network_reason(exc)}") from None
+        if answer.status == 429:
+            raise ThrottledError(f"Vault answered 429 (rate limited) at {self.address}",
+                                 retry_after=_retry_after(answer.headers.get("Retry-After")))
+        if answer.status in TRANSIENT_STATUS:
+            raise TransientError(f"Vault answered {answer.status} ({answer.reason or 'error'}) "
+                                 f"at {self.address}")
         return Response(answer.status, answer.headers, answer.data, url, answer.reason)
 
     def close(self) -> None:
         """Close every pooled connection."""
         self._pool.clear()
+
+
+def _network_reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):  # (a TimeoutError subclass)
+        return f"cannot connect ({type(exc).__name__})"
+    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
+        return f"timed out ({type(exc).__name__})"
+    return type(exc).__name__
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds; an HTTP date counts as None)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 3600 else None
 
 
 def _default_ca_bundle() -> str | None:
