@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import queue
 import sqlite3
 import threading
@@ -13,10 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretstores.crypto import Cipher, DecryptionError, load_key
-from secretstores.errors import StoreUnavailableError, TransientError
+from secretstores.crypto import Cipher, DecryptionError, WeakKeyError, load_key
+from secretstores.errors import MisconfiguredError, StoreUnavailableError, TransientError
 from secretstores.model import FetchResult
-from secretstores.paths import data_dir, private_dir
+from secretstores.paths import data_dir, private_dir, private_file
 
 if TYPE_CHECKING:
     from secretstores.builtin.db_store import DbConfig
@@ -56,6 +57,7 @@ class Database:
         self._connections: list[Any] = []
         self._lock = threading.Lock()
         self._mark = "%s" if self.postgres else "?"
+        self._checked = False  # the SQLite file's mode was checked once
         self._create()
 
     def __repr__(self) -> str:
@@ -71,7 +73,11 @@ class Database:
         from secretstores.builtin.db_store import MASTER_KEY_VARIABLE
 
         url = config.url or default_url()
-        cipher = Cipher(load_key(MASTER_KEY_VARIABLE, master_key_file(config), "db master"))
+        try:
+            key = load_key(MASTER_KEY_VARIABLE, master_key_file(config), "db master")
+        except WeakKeyError as exc:
+            raise MisconfiguredError(str(exc)) from None
+        cipher = Cipher(key)
         return cls(url, config.table, cipher, timeout=timeout)
 
     # -- connections --------------------------------------------------------
@@ -93,7 +99,13 @@ class Database:
                     f"cannot connect to PostgreSQL: {type(exc).__name__}"
                 ) from None
         path = Path(self.url.removeprefix("sqlite:///").removeprefix("sqlite://"))
-        private_dir(path.parent)
+        private_dir(path.parent)  # a directory the user named keeps its mode
+        try:  # created 0600 before SQLite opens it (its WAL files take the same mode)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            if not self._checked:
+                private_file(path, "the database file")
+        self._checked = True
         connection = sqlite3.connect(path, timeout=self.timeout, isolation_level=None,
                                      check_same_thread=False)
         try:
@@ -106,7 +118,6 @@ class Database:
             if _lost(exc):
                 raise TransientError(f"the SQLite file is busy: {exc}") from None
             raise
-        path.chmod(0o600)
         return connection
 
     @contextmanager
@@ -167,30 +178,34 @@ class Database:
 
     # -- rows ---------------------------------------------------------------
 
-    def _aad(self, name: str) -> bytes:
-        return f"{self.table}\0{name}".encode()
+    def _aad(self, name: str, version: int) -> bytes:
+        # The table, the name and the row's version are authenticated with the value:
+        # a ciphertext moved to another name, or an older one put back under the
+        # current version, fails the integrity check (see docs/security.md).
+        return f"{self.table}\0{name}\0{version}".encode()
 
     def fetch(self, names: Sequence[str]) -> dict[str, FetchResult]:
         """Results for ``names``: found, not found, or denied when another key made it."""
-        rows: dict[str, tuple[str, bytes]] = {}
+        rows: dict[str, tuple[int, str, bytes]] = {}
         for start in range(0, len(names), _BATCH):
             chunk = list(names[start:start + _BATCH])
             marks = ", ".join([self._mark] * len(chunk))
             with self._cursor() as cursor:
                 cursor.execute(
-                    f"SELECT name, key_id, ciphertext FROM {self.table} WHERE name IN ({marks})",
+                    f"SELECT name, version, key_id, ciphertext FROM {self.table} "
+                    f"WHERE name IN ({marks})",
                     chunk,
                 )
-                for name, key_id, blob in cursor.fetchall():
-                    rows[name] = (key_id, bytes(blob))
+                for name, version, key_id, blob in cursor.fetchall():
+                    rows[name] = (int(version), key_id, bytes(blob))
         results: dict[str, FetchResult] = {}
         for name in names:
             if name not in rows:
                 results[name] = FetchResult.not_found(f"no secret named '{name}'")
                 continue
-            key_id, blob = rows[name]
+            version, key_id, blob = rows[name]
             try:
-                value = self.cipher.decrypt(blob, self._aad(name)).decode()
+                value = self.cipher.decrypt(blob, self._aad(name, version)).decode()
             except DecryptionError:
                 reason = ("it was encrypted with another master key" if key_id != self.cipher.key_id
                           else "its ciphertext failed the integrity check")
@@ -200,17 +215,32 @@ class Database:
         return results
 
     def put(self, name: str, value: str) -> None:
-        """Insert or replace ``name`` in one atomic statement (the version goes up by one)."""
-        blob = self.cipher.encrypt(value.encode(), self._aad(name))
+        """Insert or replace ``name`` (the version goes up by one).
+
+        The new version is part of the ciphertext's authentication, so it is chosen
+        before encrypting: a compare-and-set on the version read, tried again when
+        another writer got there first (no write is lost, none is undone).
+        """
         m = self._mark
-        with self._cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {self.table} (name, version, key_id, ciphertext, updated_at) "
-                f"VALUES ({m}, 1, {m}, {m}, {m}) ON CONFLICT (name) DO UPDATE SET "
-                f"version = {self.table}.version + 1, key_id = excluded.key_id, "
-                "ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
-                (name, self.cipher.key_id, blob, time.time()),
-            )
+        while True:
+            current = self.version(name)
+            version = (current or 0) + 1
+            blob = self.cipher.encrypt(value.encode(), self._aad(name, version))
+            row = (self.cipher.key_id, blob, time.time())
+            with self._cursor() as cursor:
+                if current is None:
+                    cursor.execute(
+                        f"INSERT INTO {self.table} (name, version, key_id, ciphertext, "
+                        f"updated_at) VALUES ({m}, 1, {m}, {m}, {m}) "
+                        "ON CONFLICT (name) DO NOTHING", (name, *row))
+                else:
+                    cursor.execute(
+                        f"UPDATE {self.table} SET version = {m}, key_id = {m}, "
+                        f"ciphertext = {m}, updated_at = {m} "
+                        f"WHERE name = {m} AND version = {m}",
+                        (version, *row, name, current))
+                if cursor.rowcount == 1:
+                    return
 
     def delete(self, name: str) -> bool:
         """Delete ``name``; True when it existed."""

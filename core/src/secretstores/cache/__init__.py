@@ -36,7 +36,7 @@ from secretstores import forks
 from secretstores.cache.disk import CACHE_KEY_VARIABLE, DiskTier
 from secretstores.cache.entry import DEFAULT_REFRESH_AHEAD, CachePolicy, Entry, Freshness
 from secretstores.cache.memory import MemoryTier
-from secretstores.paths import cache_dir, data_dir
+from secretstores.paths import cache_dir, cache_location, data_dir
 
 __all__ = [
     "CACHE_KEY_VARIABLE",
@@ -92,7 +92,7 @@ class SecretCache:
         memory_entries: int = DEFAULT_MEMORY_ENTRIES,
     ) -> None:
         self.enabled = enabled
-        self.directory = Path(directory) if directory else cache_dir()
+        self.directory = cache_location(Path(directory)) if directory else cache_dir()
         key_path = Path(key_file) if key_file else data_dir() / "keys" / "cache.key"
         self._disk = DiskTier(self.directory, key_path)
         self._memory = MemoryTier(memory_entries)

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from secretstores import forks
 from secretstores.cache.entry import Entry
-from secretstores.crypto import Cipher, DecryptionError, load_key
+from secretstores.crypto import Cipher, DecryptionError, WeakKeyError, load_key
 from secretstores.paths import private_dir
 
 logger = logging.getLogger("secretstores.cache")
@@ -72,6 +72,10 @@ _VALUE, _GENERATION, _LOCK, _COUNTER = "v:", "g:", "l:", "c:"
 
 #: Held by every operation of this process on a cache database; a fork waits for it.
 _GUARD = forks.ForkLock(FORK_WAIT)
+
+
+class _Refused(Exception):
+    """The cache directory cannot be used (why is in the tier's ``_broken``)."""
 
 
 class _Busy(Exception):
@@ -147,7 +151,13 @@ class DiskTier:
         if self._cipher is None:
             with self._lock:
                 if self._cipher is None:
-                    key = load_key(CACHE_KEY_VARIABLE, self._key_file, "cache")
+                    try:
+                        key = load_key(CACHE_KEY_VARIABLE, self._key_file, "cache")
+                    except WeakKeyError as exc:
+                        # Refused: a key of this process's own, so nothing reaches the
+                        # disk and nothing of it is shared.
+                        key = _random.token_bytes(32)
+                        self._broken = f"{exc}; this process caches in memory only"
                     self._hmac_key = hashlib.sha256(b"slots" + key).digest()
                     self._cipher = Cipher(key)
         return self._cipher, self._hmac_key
@@ -166,6 +176,12 @@ class DiskTier:
         import diskcache
 
         private_dir(self.directory)
+        info = self.directory.stat()
+        if info.st_mode & 0o077 or info.st_uid != os.getuid():
+            self._broken = (f"the cache directory {self.directory} is open to other users "
+                            "and is not secretstores' to change; this process caches in "
+                            "memory only (name a private directory in cache.directory)")
+            raise _Refused(self._broken)
         database = self.directory / _DATABASE
         if database.exists():
             _probe(database)
@@ -203,6 +219,9 @@ class DiskTier:
                 try:
                     return operation(self._open())
                 except Exception as exc:
+                    if isinstance(exc, _Refused):
+                        problems.append(("broken", str(exc)))
+                        break
                     if _busy(exc):
                         self._paused_until = time.monotonic() + BUSY_PAUSE
                         problems.append(("busy", "the cache database is busy (held by another "
