@@ -26,7 +26,7 @@ from typing import Any
 import diskcache
 import pytest
 
-from secretstores import AccessDeniedError, SecretNotFoundError, Status
+from secretstores import AccessDeniedError, SecretNotFoundError, Status, TemplateError
 from secretstores.api import SecretStores
 from secretstores.cache import CachePolicy, Entry, SecretCache
 from secretstores.cache import disk as disk_tier
@@ -535,8 +535,8 @@ def test_an_unopenable_database_is_a_miss_not_damage(make_stores, toy_file: Call
     assert stores.get("t", "k") == "v"
     assert [p.name for p in _home().iterdir() if p.name.startswith("cache.")] == []
     assert (cache / "cache.db").is_dir()
-    failures = [r for r in caplog.records if "failed" in r.getMessage()]
-    assert len(failures) == 1  # once, not per operation
+    failures = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failures) == 1, failures  # once, not per operation
 
 
 def test_a_corrupt_database_is_still_moved_aside(make_stores, toy_file: Callable[..., str],
@@ -550,3 +550,100 @@ def test_a_corrupt_database_is_still_moved_aside(make_stores, toy_file: Callable
     assert stores.get("t", "k") == "v"
     assert any(p.name.startswith("cache.damaged-") for p in _home().iterdir())
     assert "could not be read" in caplog.text
+
+
+# -- the db store's identity on first use -----------------------------------------------
+
+
+def test_the_first_process_caches_under_the_identity_later_ones_compute(
+        make_stores, tmp_path: Path) -> None:
+    # No master key yet: the first process makes it. Its cache entries must be found by
+    # the next process (same key), which they are not if the first one's identity was
+    # that of "no key file".
+    definition = {"defaultStores": False, "stores": [{
+        "name": "d", "type": "db", "readOnly": False,
+        "configuration": {"url": f"sqlite:///{tmp_path}/first.db"}}]}
+    assert not (_home() / "data" / "keys" / "master.key").exists()
+    first = make_stores(definition)
+    assert first.render_string("{{ secrets.d.k | default('none') }}") == "none"
+    first.close()
+    second = make_stores(definition)
+    with record_events(second.plugins) as recorder:
+        assert second.render_string("{{ secrets.d.k | default('none') }}") == "none"
+    [event] = [e for e in recorder.events if e.operation == "fetch"]
+    assert event.sources == {"k": "negative"}  # the first process's answer, from disk
+
+
+# -- a read asked for after a write ---------------------------------------------------------
+
+
+def test_a_read_after_a_write_never_joins_a_fetch_begun_before_it(
+        make_stores, tmp_path: Path, toy_file: Callable[..., str]) -> None:
+    """A get() in flight read "old" and waits; put("new") returns; a get() asked for
+    after that used to join the fetch in flight and answer "old"."""
+    log, hold = tmp_path / "reads.log", tmp_path / "hold"
+    path = toy_file({"k": "old"})
+    stores = make_stores(_toy(path, readOnly=False,
+                              configuration={"log": str(log), "hold": str(hold)}))
+    answers: dict[str, str] = {}
+
+    def get(label: str) -> None:
+        answers[label] = stores.get("t", "k")
+
+    before = threading.Thread(target=get, args=("before",))
+    before.start()
+    _until(lambda: _reads(log).count("k held") == 1, "the first read has the old value")
+    stores.put("t", "k", "new")
+    after = threading.Thread(target=get, args=("after",))
+    after.start()
+    _until(lambda: _reads(log).count("k held") == 2, "the read after the write asked the store")
+    hold.write_text("")
+    for thread in (before, after):
+        thread.join(PATIENCE)
+    assert answers == {"before": "old", "after": "new"}
+    assert stores.get("t", "k") == "new"
+
+
+# -- damaged pieces of the cache --------------------------------------------------------------
+
+
+def test_a_damaged_generation_counter_still_lets_a_write_invalidate(
+        make_stores, toy_file: Callable[..., str]) -> None:
+    path = toy_file({"k": "old"})
+    definition = _toy(path, readOnly=False)
+    reader = make_stores(definition, cache=SecretCache())
+    reader.invalidate("t")  # the store's generation counter now exists on disk
+    assert reader.get("t", "k") == "old"  # cached on disk
+    with diskcache.Cache(str(_home() / "cache"), **disk_tier._SETTINGS) as db:
+        counters = [key for key in db.iterkeys() if str(key).startswith("g:")]
+        assert counters
+        for key in counters:
+            db.set(key, "not a number")
+    make_stores(definition, cache=SecretCache()).put("t", "k", "new")
+    assert make_stores(definition, cache=SecretCache()).get("t", "k") == "new"
+
+
+def test_a_cache_key_file_that_cannot_be_read_keeps_the_cache_in_memory(
+        make_stores, toy_file: Callable[..., str], caplog: pytest.LogCaptureFixture) -> None:
+    key_file = _home() / "data" / "keys" / "cache.key"
+    key_file.mkdir(parents=True)  # a directory where the key file should be
+    stores = make_stores(_toy(toy_file({"k": "v"})))
+    with caplog.at_level(logging.WARNING, logger="secretstores"):
+        assert stores.render_string("{{ secrets.t.k }}") == "v"
+        assert stores.render_string("{{ secrets.t.k }}") == "v"
+    assert f"the cache key file {key_file} cannot be used" in caplog.text
+    assert not (_home() / "cache" / "cache.db").exists()
+
+
+def test_a_provider_failing_unexpectedly_is_not_an_outage_to_ride_out(
+        make_stores, toy_file: Callable[..., str]) -> None:
+    """A hook raising something that is not a store error (a bug, an unmapped login
+    refusal) used to count as an outage: the stale value was served."""
+    path = toy_file({"k": "cached-value"})
+    stores = make_stores(_toy(path, cacheTtl=1, staleIfError=60))
+    assert stores.render_string("{{ secrets.t.k }}") == "cached-value"
+    _edit(path, __crash__=True)
+    time.sleep(1.1)  # past the TTL, well inside staleIfError
+    with pytest.raises(TemplateError, match="RuntimeError") as info:
+        stores.render_string("{{ secrets.t.k }}")
+    assert "cached-value" not in str(info.value)

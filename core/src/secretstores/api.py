@@ -199,6 +199,8 @@ class SecretStores:
     def invalidate(self, store: str | None = None, reference: str | None = None) -> int:
         """Drop cached values: one secret, one store's, or all; return how many."""
         if store is None:
+            for runtime in self._runtimes.values():
+                runtime.leave_flights()
             return self.cache.invalidate()
         identifier = self._identifier(store, reference) if reference is not None else None
         return self.runtime(store).invalidate(identifier)

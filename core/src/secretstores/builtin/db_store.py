@@ -74,12 +74,19 @@ def secretstores_store_types() -> list[StoreType]:
 
 @hookimpl
 def secretstores_identity(store: StoreSpec) -> str:
-    """The master key's material: values decrypted with one key are never served to a
-    process that has another (the cache would otherwise outlive a key change)."""
+    """The master key: values decrypted with one key are never served to a process that
+    has another (the cache would otherwise outlive a key change). The key is loaded
+    (and made, on first use) here, so the very first process already has the identity
+    every later one computes, and no two keys ever share the identity of "no key yet"."""
     from secretstores.builtin.database import master_key_file
+    from secretstores.crypto import key_id, load_key
 
-    return environment_identity(variables=[MASTER_KEY_VARIABLE],
-                                files=[master_key_file(store.config)])
+    try:
+        key = load_key(MASTER_KEY_VARIABLE, master_key_file(store.config), "db master")
+    except Exception:  # a weak or unreadable key: the store fails clearly when used
+        return environment_identity(variables=[MASTER_KEY_VARIABLE],
+                                    files=[master_key_file(store.config)])
+    return f"master-key:{key_id(key)}"
 
 
 @hookimpl

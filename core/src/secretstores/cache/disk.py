@@ -153,6 +153,11 @@ class DiskTier:
                 if self._cipher is None:
                     try:
                         key = load_key(CACHE_KEY_VARIABLE, self._key_file, "cache")
+                    except OSError as exc:  # a key file that cannot be read or made
+                        key = _random.token_bytes(32)
+                        self._broken = (f"the cache key file {self._key_file} cannot be "
+                                        f"used ({exc.strerror or type(exc).__name__}); this "
+                                        "process caches in memory only")
                     except WeakKeyError as exc:
                         # Refused: a key of this process's own, so nothing reaches the
                         # disk and nothing of it is shared.
@@ -350,7 +355,24 @@ class DiskTier:
         return written
 
     def _generation(self, db: Any, scope: str) -> tuple[str, int]:
-        return str(db.get(_EPOCH, default="")), int(db.get(_GENERATION + scope, default=0))
+        value = db.get(_GENERATION + scope, default=0)
+        if type(value) is not int:  # a damaged counter: start again under a new epoch
+            self._repair_generation(db, scope)
+            value = 0
+        return str(db.get(_EPOCH, default="")), value
+
+    @staticmethod
+    def _repair_generation(db: Any, scope: str) -> None:
+        # A new epoch changes every generation at once, so no reader or writer that saw
+        # an earlier one can mistake the restarted counter for it.
+        db.set(_EPOCH, _random.token_hex(8))
+        db.set(_GENERATION + scope, 0)
+
+    def _advance(self, db: Any, scope: str) -> None:
+        try:
+            db.incr(_GENERATION + scope, 1, default=0)
+        except (TypeError, ValueError):  # a damaged counter
+            self._repair_generation(db, scope)
 
     def generation(self, scope: str) -> tuple[str, int] | None:
         """The scope's generation (changes whenever its entries are invalidated); None
@@ -367,7 +389,7 @@ class DiskTier:
                 db.set(_EPOCH, _random.token_hex(8))
                 return removed
             with db.transact():
-                db.incr(_GENERATION + scope, 1, default=0)
+                self._advance(db, scope)
                 if identifier is not None:
                     return 1 if db.delete(self._slot(scope, identifier)) else 0
                 return int(db.evict(scope))

@@ -62,7 +62,7 @@ from secretstores.runtime.fetching import (
     refused,
 )
 from secretstores.runtime.retry import Deadline, RetryPolicy
-from secretstores.runtime.sessions import Sessions
+from secretstores.runtime.sessions import ProviderFailure, Sessions
 from secretstores.runtime.workers import Lane, shared_pool
 
 if TYPE_CHECKING:
@@ -187,7 +187,8 @@ def _result_for(error: StoreError, retries: int = 0) -> FetchResult:
     # Unreachable, timed out, failing: an outage the cache may ride out (not a refusal
     # of the credentials, which must not be papered over with a stale value).
     return FetchResult(Status.UNAVAILABLE, message=reason,
-                       outage=isinstance(error, StoreUnavailableError))
+                       outage=isinstance(error, StoreUnavailableError)
+                       and not isinstance(error, ProviderFailure))
 
 
 _UNSET = object()
@@ -318,7 +319,7 @@ class StoreRuntime:
         """The error for anything else a hook raised: its type and redacted text."""
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         message = redact(text, *_forms(*secret_values), *self._secrets)
-        return StoreUnavailableError(f"{what} failed: {message}", store=self.name)
+        return ProviderFailure(f"{what} failed: {message}", store=self.name)
 
     def _invoke(self, what: str, hook: str, budget: _Budget, *secret_values: str | None,
                 **kwargs: Any) -> Any:
@@ -695,10 +696,23 @@ class StoreRuntime:
     def _invalidate_all(self) -> None:
         # The whole store: the secret may be cached under other identifiers too
         # (an ARN and a name, a pinned version, a mapping's target).
+        self.leave_flights()
         self.cache.invalidate(self.scope)
+
+    def leave_flights(self, identifier: str | None = None) -> None:
+        # A read asked for after a write or an invalidation must not join a fetch that
+        # began before it (its answer may be the old value): such fetches still end and
+        # answer their own callers, but nobody new waits for them. (Their results are
+        # not cached either: the generation moved on.)
+        with self.inflight_lock:
+            if identifier is None:
+                self.inflight.clear()
+            else:
+                self.inflight.pop(identifier, None)
 
     def invalidate(self, identifier: str | None = None) -> int:
         """Drop one cached secret of this store, or all of them."""
+        self.leave_flights(identifier)
         return self.cache.invalidate(self.scope, identifier)
 
     def close(self) -> None:

@@ -31,6 +31,12 @@ INITIAL_BACKOFF = 1.0
 MAX_BACKOFF = 15.0
 
 
+class ProviderFailure(StoreUnavailableError):
+    """Something a hook raised that is not a :class:`StoreError`: a provider that did
+    not say what happened. Unavailable, but never an outage: a stale value must not
+    paper over what may be a refused login or a bug."""
+
+
 def _expired(session: Session) -> bool:
     return session.expires_at is not None and time.time() >= session.expires_at
 
@@ -132,7 +138,7 @@ class Sessions:
         try:
             new = self._login(Deadline.after(self._login_deadline))
         except BaseException as exc:
-            error = exc if isinstance(exc, StoreError) else StoreUnavailableError(
+            error = exc if isinstance(exc, StoreError) else ProviderFailure(
                 f"login failed: {type(exc).__name__}", store=self.store)
             with self._lock:
                 window = self._backoff

@@ -26,7 +26,8 @@ tests, reads fail transiently as many times as the file's ``"__flaky__"`` counte
 says, and are throttled as many times as ``"__throttle__"`` says (each failure
 counts one down). Identifiers listed in the file's ``"__deny__"`` are refused like
 ``deny``'s: access revoked without a change to the store's configuration (which
-the cache scope hashes). Writes replace the file atomically; like every external
+the cache scope hashes). While the file has a ``"__crash__"`` key, reads raise a
+``RuntimeError`` (a provider bug: not a store error). Writes replace the file atomically; like every external
 store, a toy store is read-only unless it says ``"readOnly": false``.
 """
 
@@ -161,6 +162,8 @@ def secretstores_read(store: StoreSpec, client: Path, identifier: str) -> FetchR
             time.sleep(0.005)
     _hiccup(client)
     data = _contents(client)
+    if "__crash__" in data:
+        raise RuntimeError("the toy plugin has a bug")
     if store.config.hold:
         if store.config.log:
             with open(store.config.log, "a", encoding="utf-8") as log:
