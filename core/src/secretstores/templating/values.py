@@ -97,7 +97,22 @@ class SecretText(str):
         return str.__getitem__(self, key)
 
 
-class SecretMapping(dict[str, Any]):
+class _JsonSecret:
+    """What a found JSON container secret shares: it prints as the secret's text, as
+    stored, and hides itself in reprs (the container class sets both attributes)."""
+
+    __slots__ = ()
+    _text: str
+    _label: str
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return _repr(self._label)
+
+
+class SecretMapping(_JsonSecret, dict[str, Any]):
     """A found secret that is a JSON object: a read-only mapping of secrets that
     prints as the secret's text and hides itself in reprs."""
 
@@ -107,12 +122,6 @@ class SecretMapping(dict[str, Any]):
         super().__init__(parsed)
         self._text = text
         self._label = label
-
-    def __str__(self) -> str:
-        return self._text
-
-    def __repr__(self) -> str:
-        return _repr(self._label)
 
     def raw(self) -> dict[str, Any]:
         """The parsed JSON object."""
@@ -136,7 +145,7 @@ class SecretMapping(dict[str, Any]):
         return [self[key] for key in dict.keys(self)]
 
 
-class SecretList(list[Any]):
+class SecretList(_JsonSecret, list[Any]):
     """A found secret that is a JSON array: a read-only list of secrets that prints as
     the secret's text and hides itself in reprs."""
 
@@ -146,12 +155,6 @@ class SecretList(list[Any]):
         super().__init__(parsed)
         self._text = text
         self._label = label
-
-    def __str__(self) -> str:
-        return self._text
-
-    def __repr__(self) -> str:
-        return _repr(self._label)
 
     def raw(self) -> list[Any]:
         """The parsed JSON array."""
