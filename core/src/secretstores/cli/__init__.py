@@ -138,6 +138,7 @@ def main(ctx: click.Context, config: str | None, env_prefix: str,
 pass_options: Callable[..., Any] = click.make_pass_decorator(Options)
 
 
-from secretstores.cli import admin, secrets  # noqa: E402  (commands register on `main`)
+# commands register on `main` when their modules are imported
+from secretstores.cli import admin, render, run, secrets  # noqa: E402
 
-__all__ = ["Options", "admin", "main", "pass_options", "secrets"]
+__all__ = ["Options", "admin", "main", "pass_options", "render", "run", "secrets"]
