@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import header, save
 
-SCENARIOS = ("startup", "warm", "cold", "load", "peers", "memory", "steady", "outage")
+SCENARIOS = ("startup", "warm", "cold", "load", "peers", "memory", "steady", "outage",
+             "infisical", "keyvault")
 
 
 def main(argv: list[str]) -> int:

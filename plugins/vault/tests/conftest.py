@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from vaulttest_aws import AwsRole, VaultFront
 from vaulttest_bao import BaoServer, free_port
+from vaulttest_fixtures import Aws, K8s
 from vaulttest_k8s import TokenReviewServer
 
 from secretstores.api import SecretStores
@@ -35,41 +35,6 @@ path "+/metadata/*" { capabilities = ["read", "list"] }
 CONTRACT_POLICY = APP_POLICY + """
 path "secret/data/contract/+/ss_denied_*" { capabilities = ["deny"] }
 """
-
-
-@attrs.define
-class K8s:
-    """The kubernetes auth method of the OpenBao server, backed by a TokenReview server."""
-
-    bao: BaoServer
-    reviews: TokenReviewServer
-    mount: str = "kubernetes"
-
-    def role(self, name: str, *, account: str, ttl: str = "1h",
-             policies: tuple[str, ...] = ("app",), mount: str | None = None) -> None:
-        """Create (or replace) a role bound to service account ``account`` in ``default``."""
-        self.bao.root().auth.kubernetes.create_role(
-            name=name, bound_service_account_names=[account],
-            bound_service_account_namespaces=["default"], ttl=ttl, max_ttl=ttl,
-            policies=list(policies), mount_point=mount or self.mount)
-
-    def token_file(self, directory: Path, account: str) -> tuple[str, Path]:
-        """A JWT for ``account`` written to a file, as a pod's token path holds it."""
-        jwt = self.reviews.issue(account)
-        path = directory / f"{account}-{uuid.uuid4().hex[:6]}.jwt"
-        path.write_text(jwt + "\n")
-        return jwt, path
-
-
-@attrs.define
-class Aws:
-    """moto's STS (signature-checking) and the Vault front serving auth/aws/login."""
-
-    moto_endpoint: str
-    front: VaultFront
-    access_key: str
-    secret_key: str
-    user_arn: str
 
 
 def enable_k8s(bao: BaoServer, reviews: TokenReviewServer, mount: str) -> None:

@@ -10,8 +10,8 @@ import hvac
 import hvac.exceptions
 import pytest
 from vaulttest_bao import BaoServer
+from vaulttest_fixtures import Aws, K8s
 
-from conftest import Aws, K8s
 from secretstores import AuthenticationError, Status
 from secretstores.testing.contract import CANARY
 

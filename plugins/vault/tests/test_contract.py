@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from vaulttest_bao import BaoServer
+from vaulttest_fixtures import K8s
 
-from conftest import K8s
 from secretstores.testing import CANARY, StoreContract, StoreHarness
 from secretstores.testing.faults import FaultProxy
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from vaulttest_bao import BaoServer
+from vaulttest_fixtures import K8s
 
-from conftest import K8s
 from secretstores import ConfigError
 from secretstores.api import SecretStores
 from secretstores.testing.contract import CANARY

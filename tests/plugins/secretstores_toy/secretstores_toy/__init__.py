@@ -27,8 +27,9 @@ says, and are throttled as many times as ``"__throttle__"`` says (each failure
 counts one down). Identifiers listed in the file's ``"__deny__"`` are refused like
 ``deny``'s: access revoked without a change to the store's configuration (which
 the cache scope hashes). While the file has a ``"__crash__"`` key, reads raise a
-``RuntimeError`` (a provider bug: not a store error). Writes replace the file atomically; like every external
-store, a toy store is read-only unless it says ``"readOnly": false``.
+``RuntimeError`` (a provider bug: not a store error). Writes replace the file
+atomically; like every external store, a toy store is read-only unless it says
+``"readOnly": false``.
 """
 
 from __future__ import annotations
