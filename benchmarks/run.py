@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import header, save
 
 SCENARIOS = ("startup", "warm", "cold", "load", "peers", "memory", "steady", "outage",
-             "infisical", "keyvault")
+             "infisical", "keyvault", "gcp")
 
 
 def main(argv: list[str]) -> int:
