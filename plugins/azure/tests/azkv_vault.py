@@ -157,6 +157,8 @@ class KeyVault:
         self.denies: list[tuple[str, str, str]] = []  # object id, permission, scope
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
+        #: How many of the next writes (PUT) are applied but never answered (a lost answer).
+        self.lost_answers = 0
         self.gate: Gate | None = None
         self.lock = threading.RLock()
         self._server = HttpsServer(self, _Handler, ca)
@@ -188,10 +190,17 @@ class KeyVault:
         with self.lock:
             self.faults.extend([Fault(status, retry_after)] * count)
 
+    def lose_next_answer(self, count: int = 1) -> None:
+        """Apply the next ``count`` writes (PUT) but close the connection instead of
+        answering: the client cannot tell whether the write happened."""
+        with self.lock:
+            self.lost_answers += count
+
     def heal(self) -> None:
         """Drop the pending canned answers."""
         with self.lock:
             self.faults.clear()
+            self.lost_answers = 0
 
     def seen(self, method: str | None = None, path: str | None = None) -> list[Request]:
         """The requests seen, of ``method`` and starting with ``path`` if given."""
@@ -294,6 +303,12 @@ class _Handler(JsonHandler):
         finally:
             if gate is not None:
                 gate.leave()
+        with vault.lock:
+            lose = self.command == "PUT" and status == 200 and vault.lost_answers > 0
+            vault.lost_answers -= lose
+        if lose:
+            self.close_connection = True  # applied, but the answer is lost on the way
+            return
         self._send(record, status, answer)
 
     do_GET = do_PUT = do_PATCH = do_DELETE = do_POST = _serve

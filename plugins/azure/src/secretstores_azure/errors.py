@@ -44,6 +44,8 @@ BEING_CHANGED = frozenset({"ObjectIsBeingDeleted", "ObjectIsBeingRecovered"})
 
 _AADSTS = re.compile(r"(AADSTS\d+:[^\r\n]*?)(?:\s*(?:\r|\n|Trace ID:|$))")
 _TENANT_REFUSED = re.compile(r"not configured to acquire tokens for tenant ([\w-]+(?:\.[\w-]+)*)")
+#: How MSAL reports a token endpoint's 429 or 5xx (it raises before reading the body).
+_HTTP_ERROR = re.compile(r"\bHTTP Error: (\d{3})\b")
 _SEE = re.compile(r"\s(?:Visit|See the troubleshooting|To mitigate)\b")
 _UNREACHABLE = ("Failed to establish a new connection", "Failed to resolve", "timed out",
                 "Connection refused", "Connection reset", "RemoteDisconnected")
@@ -167,6 +169,14 @@ def credential_error(exc: BaseException, what: str) -> StoreError:
             return _network(chained, "the Microsoft Entra ID sign-in endpoint")
         chained = chained.__cause__ or chained.__context__
     reason = entra_reason(exc)
+    status = _HTTP_ERROR.search(reason)
+    if status is not None:  # MSAL's "HTTP Error: 503": the endpoint failed, nothing refused
+        code = int(status.group(1))
+        if code == 429:
+            return ThrottledError("Microsoft Entra ID is throttling sign-ins (HTTP 429)")
+        if code in TRANSIENT_STATUS:
+            return TransientError(f"the Microsoft Entra ID sign-in endpoint answered HTTP "
+                                  f"{code}")
     if any(marker in reason for marker in _UNREACHABLE):
         return TransientError(f"cannot reach the Microsoft Entra ID sign-in endpoint: "
                               f"{reason.removeprefix('Authentication failed: ')}")

@@ -17,10 +17,20 @@ at DEBUG level with canary values.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 _installed = False
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # A fork while another thread held the lock would leave the child's copy held.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def install() -> None:

@@ -72,11 +72,13 @@ def secretstores_read(store: StoreSpec, client: AzureClient, identifier: str) ->
 
 
 @hookimpl
-def secretstores_store(store: StoreSpec, client: AzureClient, name: str, value: str) -> bool:
-    """Add a new current version of ``name`` (recovering it first if it was deleted)."""
+def secretstores_store(store: StoreSpec, client: AzureClient, name: str, value: str,
+                       request_id: str) -> bool:
+    """Add a new current version of ``name`` (recovering it first if it was deleted); a
+    retry of a write that went through adds nothing."""
     from secretstores_azure.write import store as write
 
-    return write(client, name, value)
+    return write(client, name, value, request_id)
 
 
 @hookimpl

@@ -4,8 +4,11 @@ A write sends ``PUT /secrets/{name}``: a new version that becomes the current
 one (Key Vault keeps the older versions). A secret that was deleted but is
 still recoverable (soft delete) cannot be written to; the write recovers it
 first, keeping its history, then adds the new version. Key Vault has no
-idempotency token: a write retried after its answer was lost adds a second
-version holding the same value.
+idempotency token. The core gives each write a ``request_id``, the same on
+every retry of it: when a write is retried (its first answer was lost, say),
+the current version is read first and, if it already holds the value, nothing
+is added, so a retried write never makes a second version. First attempts
+never pay that extra read.
 
 A delete sends ``DELETE /secrets/{name}``: with soft delete (the default of
 every vault) the secret stays recoverable for the vault's retention period, and
@@ -14,11 +17,52 @@ reads answer "not found" meanwhile.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
+
 from secretstores.errors import StoreError, TransientError
 from secretstores_azure.client import AzureClient, sign_in
 from secretstores_azure.config import AzureConfig
 from secretstores_azure.errors import BEING_CHANGED, DELETED_BUT_RECOVERABLE, KeyVaultError, call
 from secretstores_azure.identifiers import IdentifierError, listed, plain
+
+#: How many write request ids are remembered to recognise a retry.
+REMEMBERED = 4096
+_attempted: OrderedDict[str, None] = OrderedDict()
+_attempted_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # A fork while another thread held the lock would leave the child's copy held.
+    global _attempted_lock
+    _attempted_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
+def _first_attempt(request_id: str) -> bool:
+    """Whether this is the first attempt of the write ``request_id`` (and remember it)."""
+    with _attempted_lock:
+        if request_id in _attempted:
+            _attempted.move_to_end(request_id)
+            return False
+        _attempted[request_id] = None
+        while len(_attempted) > REMEMBERED:
+            _attempted.popitem(last=False)
+        return True
+
+
+def _holds(client: AzureClient, secret: str, value: str) -> bool:
+    """Whether the current version of ``secret`` holds ``value`` (False when it cannot be
+    read: the write then goes ahead)."""
+    try:
+        current = call(f"reading '{secret}' before writing it again", client.vault_url,
+                       client.secrets.get_secret, secret)
+    except StoreError:
+        return False
+    return bool(current.value == value)
 
 
 def _name(client: AzureClient, name: str, action: str) -> str:
@@ -49,9 +93,12 @@ def _put(client: AzureClient, secret: str, value: str) -> bool:
     raise error
 
 
-def store(client: AzureClient, name: str, value: str) -> bool:
+def store(client: AzureClient, name: str, value: str, request_id: str | None = None) -> bool:
     """Make ``value`` the current version of secret ``name``, recovering a deleted secret."""
     secret = _name(client, name, "write")
+    if request_id is not None and not _first_attempt(request_id) \
+            and _holds(client, secret, value):
+        return True  # an earlier attempt of this write went through
     if _put(client, secret, value):
         return True
     # Deleted but recoverable: recover it (its versions come back), then add ours.

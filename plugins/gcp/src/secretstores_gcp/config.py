@@ -14,6 +14,7 @@ value", which would not say what is wrong).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -46,7 +47,8 @@ def _endpoint(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         return
     if endpoint_parts(value) is None:
         raise ValueError("expected a host name (secretmanager.us-central1.rep.googleapis.com) "
-                         "or an https:// URL without a path")
+                         "or an https:// URL without a path (http:// only for a local server "
+                         "on 127.0.0.1, localhost or [::1])")
 
 
 def endpoint_parts(value: str) -> tuple[str, str] | None:
@@ -59,7 +61,28 @@ def endpoint_parts(value: str) -> tuple[str, str] | None:
             or parts.query or parts.fragment or "@" in parts.netloc
             or not _HOST.match(parts.netloc)):
         return None
+    if parts.scheme == "http" and not loopback(parts.hostname):
+        return None  # the access token would cross the network in clear text
     return parts.scheme, parts.netloc
+
+
+def loopback(host: str | None) -> bool:
+    """Whether ``host`` is this machine (the only place plain ``http://`` may go)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def key_problems(value: Any) -> tuple[dict[str, Any] | None, list[str]]:
@@ -98,8 +121,10 @@ def key_problems(value: Any) -> tuple[dict[str, Any] | None, list[str]]:
         if private_key and not ("-----BEGIN" in private_key and "PRIVATE KEY-----" in private_key):
             problems.append("serviceAccountKey: private_key is not a PEM private key")
         token_uri = value.get("token_uri")
-        if token_uri and not token_uri.startswith(("https://", "http://")):
-            problems.append("serviceAccountKey: token_uri is not an https:// URL")
+        if token_uri and not (token_uri.startswith("https://") or (
+                token_uri.startswith("http://") and loopback(_hostname(token_uri)))):
+            problems.append("serviceAccountKey: token_uri is not an https:// URL (http:// "
+                            "only for a local server on 127.0.0.1, localhost or [::1])")
     return (None, problems) if problems else (value, [])
 
 

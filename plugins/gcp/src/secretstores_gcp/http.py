@@ -11,8 +11,9 @@ request, and parses every answer and error; only the bytes travel through a
 urllib3 pool that holds the store's ``concurrency`` connections.
 
 What requests would take from the environment is taken once, when the store
-authenticates: the proxy for the endpoint (``HTTPS_PROXY``, ``NO_PROXY``...)
-and the CA bundle (``REQUESTS_CA_BUNDLE``, else certifi's). Each request
+authenticates: the proxy for the endpoint (``HTTPS_PROXY``, ``NO_PROXY``...;
+its ``user:password@``, if any, sent as ``Proxy-Authorization`` as requests
+does) and the CA bundle (``REQUESTS_CA_BUNDLE``, else certifi's). Each request
 carries the credentials' access token; the session never refreshes it on a
 401 nor sends anything twice (the core does both, once, for every thread).
 """
@@ -72,8 +73,12 @@ class LeanSession:
         options: dict[str, Any] = {"maxsize": pool_size, "block": False, "retries": False,
                                    "cert_reqs": "CERT_REQUIRED", "ca_certs": _ca_bundle()}
         proxy = _proxy_for(endpoint)
-        self._manager: urllib3.PoolManager = (
-            urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options))
+        if proxy:
+            proxy, proxy_headers = _proxy_credentials(proxy)
+            self._manager: urllib3.PoolManager = urllib3.ProxyManager(
+                proxy, proxy_headers=proxy_headers, **options)
+        else:
+            self._manager = urllib3.PoolManager(**options)
         # Every request goes to the one endpoint: its pool is looked up once, not per request.
         self._origin = endpoint.rstrip("/")
         self._pool = self._manager.connection_from_url(self._origin)
@@ -133,3 +138,20 @@ def _proxy_for(endpoint: str) -> str | None:
     from requests.utils import get_environ_proxies, select_proxy
 
     return select_proxy(endpoint, get_environ_proxies(endpoint))  # type: ignore[no-any-return]
+
+
+def _proxy_credentials(proxy: str) -> tuple[str, dict[str, str] | None]:
+    """The proxy URL without its ``user:password@`` and the ``Proxy-Authorization`` header
+    they stand for (as requests sends them; urllib3 ignores credentials in a proxy URL)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from requests.utils import get_auth_from_url
+
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if "@" not in parts.netloc:
+        return proxy, None
+    user, password = get_auth_from_url(urlunsplit(parts))
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    if not user and not password:
+        return bare, None
+    return bare, urllib3.util.make_headers(proxy_basic_auth=f"{user}:{password}")

@@ -14,6 +14,7 @@ the rest of each record (method, URL, status) is kept.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -29,6 +30,15 @@ _HIDDEN = {"payload", "body", "data", "authorization", "assertion",
 _FIELDS = ("httpRequest", "httpResponse", "request", "response")
 _installed = False
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # A fork while another thread held the lock would leave the child's copy held.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def scrub(value: Any) -> Any:

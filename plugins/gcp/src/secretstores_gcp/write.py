@@ -14,6 +14,7 @@ second version. First attempts never pay that extra read.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -30,6 +31,15 @@ if TYPE_CHECKING:
 REMEMBERED = 4096
 _attempted: OrderedDict[str, None] = OrderedDict()
 _attempted_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # A fork while another thread held the lock would leave the child's copy held.
+    global _attempted_lock
+    _attempted_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def _first_attempt(request_id: str) -> bool:

@@ -62,11 +62,12 @@ def secretstores_read(store: StoreSpec, client: InfisicalClient, identifier: str
 
 @hookimpl
 def secretstores_store(store: StoreSpec, client: InfisicalClient, name: str,
-                       value: str) -> bool:
-    """Create secret ``name`` or give it a new value."""
+                       value: str, request_id: str) -> bool:
+    """Create secret ``name`` or give it a new value (a retry of a write that went
+    through writes nothing)."""
     from secretstores_infisical.write import put
 
-    return put(client, name, value)
+    return put(client, name, value, request_id)
 
 
 @hookimpl

@@ -9,9 +9,10 @@ SDK's session with ``requests``' public ``Session.mount``, gives each request th
 store's timeout, sizes the pool for the store's ``concurrency``, and turns what
 the core retries into its errors before the SDK sees anything:
 
-- a request that cannot reach Infisical or times out: :class:`TransientError`
-  (not one of the exceptions the SDK's retry loop catches, so it is never
-  retried there);
+- a request that cannot reach Infisical or times out, or whose answer's body
+  is cut short or stalls (the body is read inside the adapter, not after it):
+  :class:`TransientError` (not one of the exceptions the SDK's retry loop
+  catches, so it is never retried there);
 - an HTTP 429 (Infisical's rate limits): :class:`ThrottledError` with the
   ``Retry-After`` the server sent;
 - a 502, 503 or 504 (a load balancer or proxy in front of Infisical): a
@@ -57,6 +58,12 @@ class CoreTransport(requests.adapters.HTTPAdapter):
         try:
             response = super().send(request, stream=stream, timeout=timeout or self.timeout,
                                     verify=verify, cert=cert, proxies=proxies)
+            if not stream:
+                # Read the body here: requests would read it after ``send`` returns, where
+                # a connection broken or timed out mid-body (ChunkedEncodingError,
+                # ConnectionError) reaches the SDK's own retry loop (4 retries, 15 s of
+                # sleeps) instead of the core's.
+                response.content  # noqa: B018
         except requests.exceptions.SSLError as exc:
             failure = StoreUnavailableError(
                 f"TLS with {self.site} failed ({type(exc).__name__}): check the certificate "

@@ -2,13 +2,19 @@
 
 A write updates the key (``PATCH /api/v3/secrets/raw/{key}``) and, when Infisical
 says it does not exist, creates it (``POST``); a create that finds the key
-created meanwhile updates it. Infisical has no idempotency token: a write the
-core retries sets the same value again (one more version, the same value).
+created meanwhile updates it. Infisical has no idempotency token. The core
+gives each write a ``request_id``, the same on every retry of it: when a write
+is retried (its first answer was lost, say), the key is read first and, if it
+already holds the value, nothing is written again, so a retried write never
+makes another version. First attempts never pay that extra read.
 Folders are never created: a write into a folder that does not exist fails,
 saying so. Every call sends ``type: shared``.
 """
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 from secretstores.errors import (
     AccessDeniedError,
@@ -70,10 +76,44 @@ def failed(client: InfisicalClient, action: str, what: str, folder: str, failure
     return StoreUnavailableError(f"cannot {action} {what}: Infisical answered {message}")
 
 
-def put(client: InfisicalClient, name: str, value: str) -> bool:
+#: How many write request ids are remembered to recognise a retry.
+REMEMBERED = 4096
+_attempted: OrderedDict[str, None] = OrderedDict()
+_attempted_lock = threading.Lock()
+
+
+def _first_attempt(request_id: str) -> bool:
+    """Whether this is the first attempt of the write ``request_id`` (and remember it)."""
+    with _attempted_lock:
+        if request_id in _attempted:
+            _attempted.move_to_end(request_id)
+            return False
+        _attempted[request_id] = None
+        while len(_attempted) > REMEMBERED:
+            _attempted.popitem(last=False)
+        return True
+
+
+def _holds(client: InfisicalClient, ref: SecretRef, value: str) -> bool:
+    """Whether key ``ref`` holds ``value`` itself (False when it cannot be read: the
+    write then goes ahead)."""
+    config = client.config
+    secret, failure = attempt(lambda: client.secrets.get_secret_by_name(
+        secret_name=key_segment(ref.key), project_id=config.project_id,
+        environment_slug=config.environment, secret_path=ref.folder,
+        expand_secret_references=False, include_imports=False, view_secret_value=True))
+    if failure is not None or secret is None or getattr(secret, "secretValueHidden", False):
+        return False
+    return bool(secret.secretValue == value)
+
+
+def put(client: InfisicalClient, name: str, value: str, request_id: str | None = None) -> bool:
     """Give secret ``name`` the value ``value``, creating it when it does not exist."""
     ref = _ref(client, name, "store")
     config = client.config
+    if request_id is not None and not _first_attempt(request_id) \
+            and _holds(client, ref, value):
+        return True  # an earlier attempt of this write went through
     common = {"secret_path": ref.folder, "environment_slug": config.environment,
               "project_id": config.project_id, "secret_value": value}
 
