@@ -107,7 +107,12 @@ def test_discovery_order(tmp_path: Path) -> None:
     (cwd / "secretstores.json").write_text("{}")
     assert find_config_file(None, environ={}, cwd=cwd) == cwd / "secretstores.json"
     (cwd / "secretstores.toml").write_text("")
+    # two default files: which one was meant cannot be guessed (TOML used to win silently)
+    with pytest.raises(ConfigError, match=r"secretstores\.toml and secretstores\.json"):
+        find_config_file(None, environ={}, cwd=cwd)
+    (cwd / "secretstores.json").unlink()
     assert find_config_file(None, environ={}, cwd=cwd) == cwd / "secretstores.toml"
+    (cwd / "secretstores.json").write_text("{}")
     from_env = tmp_path / "env.json"
     from_env.write_text("{}")
     environ = {"SECRETSTORES_CONFIG": str(from_env)}

@@ -133,6 +133,21 @@ def _names(variable: str) -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
+def _warn_unknown_names(only: set[str] | None, disabled: set[str],
+                        installed: list[str]) -> None:
+    """Warn about each name in the plugin variables that no installed plugin has: a
+    misspelling (``vualt``) would otherwise load or disable nothing, silently."""
+    from secretstores.config.suggest import did_you_mean
+
+    names = sorted(set(installed))
+    for variable, given in (("SECRETSTORES_LOAD_PLUGINS", only or set()),
+                            ("SECRETSTORES_DISABLE_PLUGINS", disabled)):
+        for name in sorted(given - set(names)):
+            logger.warning("%s names '%s', but no installed plugin has that name%s "
+                           "(installed: %s)", variable, name, did_you_mean(name, names),
+                           ", ".join(names) or "none")
+
+
 class Plugins:
     """A loaded set of plugins: a pluggy manager plus the store types it declares."""
 
@@ -165,7 +180,9 @@ class Plugins:
     def _load_entrypoints(self) -> None:
         only = _names("SECRETSTORES_LOAD_PLUGINS")
         disabled = _names("SECRETSTORES_DISABLE_PLUGINS") or set()
-        for ep in entry_points(group="secretstores"):
+        found = entry_points(group="secretstores")
+        _warn_unknown_names(only, disabled, [ep.name for ep in found])
+        for ep in found:
             if ep.name in disabled or (only is not None and ep.name not in only):
                 continue
             if self.pm.has_plugin(ep.name):

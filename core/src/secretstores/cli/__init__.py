@@ -139,6 +139,6 @@ pass_options: Callable[..., Any] = click.make_pass_decorator(Options)
 
 
 # commands register on `main` when their modules are imported
-from secretstores.cli import admin, render, run, secrets  # noqa: E402
+from secretstores.cli import admin, export, render, run, secrets  # noqa: E402
 
-__all__ = ["Options", "admin", "main", "pass_options", "render", "run", "secrets"]
+__all__ = ["Options", "admin", "export", "main", "pass_options", "render", "run", "secrets"]

@@ -147,7 +147,7 @@ def cache_stats(options: Options, as_json: bool) -> None:
 def cache_clear(options: Options, store: str | None, reference: str | None) -> None:
     """Forget cached secrets: all of them, one store's, or one."""
     if reference and not store:
-        raise SecretStoresError("--ref needs --store")
+        raise click.UsageError("--ref needs --store")
     removed = options.stores().invalidate(store, reference)
     click.echo(f"removed {removed} cached entr{'y' if removed == 1 else 'ies'}", err=True)
 
@@ -177,12 +177,22 @@ def migrate(options: Options, source: str, destination: str, overwrite: bool,
                            dry_run=dry_run, progress=progress)
     if interactive and report.steps:
         click.echo("", err=True)
-    for step in report.steps:
-        detail = f" ({step.detail})" if step.detail else ""
-        click.echo(f"{step.outcome.value}\t{step.name}{detail}")
     from secretstores.migrate import Outcome
 
-    summary = ", ".join(f"{report.count(o)} {o.name.lower()}" for o in Outcome)
-    click.echo(f"{source} -> {destination}: {summary}", err=True)
+    def label(outcome: Outcome) -> str:
+        # a dry run writes nothing: say what a real run would do
+        return "would copy" if dry_run and outcome is Outcome.COPIED else outcome.value
+
+    for step in report.steps:
+        shown = step.detail if not (dry_run and step.outcome is Outcome.COPIED) else ""
+        detail = f" ({shown})" if shown else ""
+        click.echo(f"{label(step.outcome)}\t{step.name}{detail}")
+    def counted(outcome: Outcome) -> str:
+        copied = dry_run and outcome is Outcome.COPIED
+        return f"{report.count(outcome)} {'would be copied' if copied else outcome.name.lower()}"
+
+    summary = ", ".join(counted(o) for o in Outcome)
+    heading = " (dry run: nothing was written)" if dry_run else ""
+    click.echo(f"{source} -> {destination}{heading}: {summary}", err=True)
     if not report.ok:
         sys.exit(1)

@@ -130,16 +130,13 @@ def structure(cls: type, data: Any, where: str) -> tuple[Any | None, list[str]]:
     problems: list[str] = []
     fields = attrs.fields(cls)
     known = {f.alias: f for f in fields}
-    for key in data:
-        if key not in known:
-            expected = ", ".join(known) or "no fields"
-            problems.append(f"{where}: unknown field '{key}' (expected one of: {expected})")
+    meant = unknown_fields(data, list(known), where, problems)
     kwargs: dict[str, Any] = {}
     for field in fields:
         alias = field.alias
         assert alias is not None
         if alias not in data:
-            if field.default is attrs.NOTHING:
+            if field.default is attrs.NOTHING and alias not in meant:
                 problems.append(f"{where}: missing required field '{alias}'")
             continue
         value = data[alias]
@@ -158,6 +155,31 @@ def structure(cls: type, data: Any, where: str) -> tuple[Any | None, list[str]]:
         return cls(**kwargs), []
     except (TypeError, ValueError) as exc:
         return None, [f"{where}: {exc}"]
+
+
+def unknown_fields(data: Mapping[str, Any], known: list[str], where: str,
+                   problems: list[str]) -> set[str]:
+    """Report each key of ``data`` that is not in ``known``, with the closest known
+    name when one is close; return the known names so suggested.
+
+    A misspelled field is one problem: the caller does not also report the field it
+    stands for as missing (``adress`` is not followed by "missing 'address'").
+    """
+    from secretstores.config.suggest import closest
+
+    meant: set[str] = set()
+    for key in data:
+        if key in known:
+            continue
+        match = closest(str(key), [k for k in known if k not in data]) \
+            if isinstance(key, str) else None
+        if match is not None:
+            meant.add(match)
+            problems.append(f"{where}: unknown field '{key}' (did you mean '{match}'?)")
+        else:
+            expected = ", ".join(known) or "no fields"
+            problems.append(f"{where}: unknown field '{key}' (expected one of: {expected})")
+    return meant
 
 
 def _describe(exc: Exception, field: attrs.Attribute[Any], value: Any) -> str:

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from secretstores.cache.entry import DEFAULT_REFRESH_AHEAD
-from secretstores.config.fields import is_finite_number, kind_of, shown_number, structure
+from secretstores.config.fields import (
+    is_finite_number,
+    kind_of,
+    shown_number,
+    structure,
+    unknown_fields,
+)
 from secretstores.config.interpolate import interpolate
 from secretstores.errors import ConfigError, PluginNotInstalledError
 from secretstores.model import (
@@ -135,10 +141,7 @@ def _build_config(
     data = dict(data or {})
     problems = Problems()
 
-    for key in data:
-        if key not in _TOP_KEYS:
-            problems.append(f"unknown top-level field '{key}' (expected one of: "
-                            f"{', '.join(_TOP_KEYS)})")
+    unknown_fields(data, list(_TOP_KEYS), "top level", problems)
     cache = _cache_settings(data.get("cache", {}), environ, problems)
 
     raw_stores = data.get("stores", [])
@@ -248,10 +251,7 @@ def _cache_settings(
         problems.append(f"'cache': expected an object, got {kind_of(raw)}")
         return CacheSettings()
     raw = interpolate(dict(raw), environ, "cache", problems)
-    for key in raw:
-        if key not in _CACHE_KEYS:
-            problems.append(f"cache: unknown field '{key}' (expected one of: "
-                            f"{', '.join(_CACHE_KEYS)})")
+    unknown_fields(raw, list(_CACHE_KEYS), "cache", problems)
     ttl = _ttl(raw.get("ttl", DEFAULT_CACHE_TTL), "cache.ttl", problems)
     stale = _ttl(raw.get("staleIfError", DEFAULT_STALE_IF_ERROR), "cache.staleIfError",
                  problems, zero="0 never serves a stale value")
@@ -317,6 +317,7 @@ def build_store(
     if not isinstance(raw, Mapping):
         problems.append(f"{label}: expected an object, got {kind_of(raw)}")
         return None
+    meant = unknown_fields(raw, list(_STORE_KEYS), "{where}", [])
     name = raw.get("name")
     if isinstance(name, str) and name:
         where = f"store '{name}'"
@@ -327,16 +328,15 @@ def build_store(
             problems.append(f"{where}: the name is used by another store")
     else:
         where = label
-        problems.append(f"{label}: missing required field 'name' (a non-empty string)")
+        if "name" not in meant:
+            problems.append(f"{label}: missing required field 'name' (a non-empty string)")
     start = len(problems)
-    for key in raw:
-        if key not in _STORE_KEYS:
-            problems.append(f"{where}: unknown field '{key}' (expected one of: "
-                            f"{', '.join(_STORE_KEYS)})")
+    unknown_fields(raw, list(_STORE_KEYS), where, problems)
     type_name = raw.get("type")
     store_type = None
     if not isinstance(type_name, str) or not type_name:
-        problems.append(f"{where}: missing required field 'type' (a store type name)")
+        if "type" not in meant:
+            problems.append(f"{where}: missing required field 'type' (a store type name)")
     else:
         types = plugins.store_types()
         if type_name in types:
@@ -367,15 +367,12 @@ def build_store(
             problems.append(f"{mwhere}: expected an object, got {kind_of(mapping)}")
             continue
         mname, ident = mapping.get("name"), mapping.get("secretIdentifier")
-        extra = set(mapping) - {"name", "secretIdentifier"}
-        if extra:
-            problems.append(f"{mwhere}: unknown field(s) {', '.join(sorted(extra))} "
-                            "(expected name, secretIdentifier)")
-        if not isinstance(mname, str) or not mname:
+        meant_here = unknown_fields(mapping, ["name", "secretIdentifier"], mwhere, problems)
+        if (not isinstance(mname, str) or not mname) and "name" not in meant_here:
             problems.append(f"{mwhere}: missing required field 'name' (a non-empty string)")
-        elif mname in mappings:
+        elif isinstance(mname, str) and mname in mappings:
             problems.append(f"{mwhere}: mapping name '{mname}' is used twice")
-        if not isinstance(ident, str) or not ident:
+        if (not isinstance(ident, str) or not ident) and "secretIdentifier" not in meant_here:
             problems.append(f"{mwhere}: missing required field 'secretIdentifier' "
                             "(a non-empty string)")
         if isinstance(mname, str) and isinstance(ident, str) and mname and ident:

@@ -23,15 +23,16 @@ from secretstores.templating.values import FailedSecret, MissingSecret, PendingS
 Resolver = Callable[[StoreSpec, str], FetchResult | None]
 
 
-def problem_value(label: str, result: FetchResult, *, literal: bool) -> Any:
+def problem_value(label: str, result: FetchResult, *, literal: bool, hint: str = "") -> Any:
     """The template value of a result other than "found".
 
     ``literal`` says the reference is written out in the template; otherwise the
-    store's message (which names the identifier) is left out.
+    store's message (which names the identifier) is left out. ``hint`` is added to
+    "not found" (a " (did you mean ...?)" naming the mapping a typo most likely meant).
     """
     detail = f" ({result.message})" if literal and result.message else ""
     if result.status is Status.NOT_FOUND:
-        return MissingSecret(f"{label}: not found{detail}", name=label)
+        return MissingSecret(f"{label}: not found{detail}{hint}", name=label)
     what = "access denied" if result.status is Status.DENIED else "store unavailable"
     reason = f": {result.message}" if literal and result.message else ""
     return FailedSecret(f"{label}: {what}{reason}")

@@ -35,6 +35,7 @@ from jinja2 import nodes
 from jinja2.utils import pass_context
 from jinja2.visitor import NodeTransformer
 
+from secretstores.config.suggest import closest, did_you_mean
 from secretstores.errors import TemplateError
 from secretstores.model import FetchResult, Status, StoreSpec
 from secretstores.templating.environment import Bounded, SecretsEnvironment, has_loops
@@ -79,6 +80,8 @@ class Slot:
     references: tuple[Reference, ...]
     key: tuple[str, str] | None
     memo: tuple[str, Any] | None = attrs.field(default=None, repr=False)
+    #: added to "not found": the mapping a mistyped name most likely meant
+    hint: str = ""
 
 
 @attrs.frozen
@@ -303,12 +306,14 @@ class Renderer:
             spec = self._specs.get(ref.store)
             if spec is None:
                 known = ", ".join(sorted(self._specs)) or "none"
-                message = (f"{ref}: unknown store '{ref.store}' (configured stores: {known})")
+                message = (f"{ref}: unknown store '{ref.store}'"
+                           f"{did_you_mean(ref.store, self._specs)} (configured stores: {known})")
             elif ref.key is None:  # a key computed at run time: looked up when reached
                 continue
             elif spec.resolve(ref.key) is None:
-                message = (f"{ref}: '{ref.key}' is not a mapping of store '{spec.name}' and "
-                           f"direct access is off (allowDirectAccess: false)")
+                message = (f"{ref}: '{ref.key}' is not a mapping of store '{spec.name}'"
+                           f"{did_you_mean(ref.key, spec.mappings)} and direct access is off "
+                           f"(allowDirectAccess: false)")
             else:
                 grouped.setdefault((ref.store, ref.key), []).append(ref)
                 continue
@@ -321,8 +326,11 @@ class Renderer:
             identifier = self._specs[store].resolve(key)
             assert identifier is not None
             runtime = self._runtimes[store]
+            mappings = self._specs[store].mappings
+            meant = None if key in mappings else closest(key, mappings)
+            hint = f" (did you mean {_label(store, meant)}?)" if meant is not None else ""
             slots.append(Slot(slot_variable(store, key), runtime, identifier, _label(store, key),
-                              tuple(refs), runtime.memory_key(identifier)))
+                              tuple(refs), runtime.memory_key(identifier), hint=hint))
         return tuple(slots), tuple(problems), failed
 
     # -- fetching -----------------------------------------------------------
@@ -378,8 +386,8 @@ class Renderer:
                 elif entry[1] is None and entry[3] > now:  # "not found", still fresh
                     message = entry[2].message
                     values[slot.variable] = MissingSecret(
-                        f"{slot.label}: not found" + (f" ({message})" if message else ""),
-                        name=slot.label)
+                        f"{slot.label}: not found" + (f" ({message})" if message else "")
+                        + slot.hint, name=slot.label)
                 else:
                     return None
         if self._listening():
@@ -412,7 +420,8 @@ class Renderer:
                     if result.status is Status.FOUND:
                         values[slot.variable] = secret_value(result.value or "", slot.label)
                     else:
-                        values[slot.variable] = problem_value(slot.label, result, literal=True)
+                        values[slot.variable] = problem_value(slot.label, result, literal=True,
+                                                              hint=slot.hint)
 
     # -- rendering ----------------------------------------------------------
 

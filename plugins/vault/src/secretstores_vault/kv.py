@@ -200,11 +200,29 @@ def write(client: VaultClient, path: str, data: Mapping[str, Any], cas: int) -> 
     return int(((response or {}).get("data") or {}).get("version") or 0)
 
 
+def data_of(value: str) -> dict[str, Any]:
+    """The secret data that reads back exactly as ``value``.
+
+    A JSON object in the form :func:`render` gives (``json.dumps``) is the data
+    itself, so ``{"username": ..., "password": ...}`` stays a secret of two keys,
+    as other Vault clients expect; anything else is ``{"value": value}`` (a JSON
+    object written in another form too: it would not read back as written).
+    """
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except (ValueError, RecursionError):
+            data = None
+        if isinstance(data, dict) and data and render(data, None).value == value:
+            return data
+    return {VALUE_KEY: value}
+
+
 def store(client: VaultClient, name: str, value: str) -> None:
-    """Store ``value`` as ``{"value": value}``: a new version, checked-and-set."""
+    """Store ``value`` (see :func:`data_of`) as a new version, checked-and-set."""
     path = _check_name(name, client.config)
     client.require_kv2()  # a KV v1 mount would take the write at the wrong path
-    write(client, path, {VALUE_KEY: value}, cas=current_version(client, path))
+    write(client, path, data_of(value), cas=current_version(client, path))
 
 
 def delete(client: VaultClient, name: str) -> bool:

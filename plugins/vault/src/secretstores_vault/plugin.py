@@ -59,7 +59,8 @@ def secretstores_read(store: StoreSpec, client: VaultClient, identifier: str) ->
 
 @hookimpl
 def secretstores_store(store: StoreSpec, client: VaultClient, name: str, value: str) -> bool:
-    """Write ``{"value": value}`` as a new version of ``name``, checked-and-set."""
+    """Write a new version of ``name``, checked-and-set: a JSON object (as the store reads
+    it back) as the secret's data, any other value as ``{"value": value}``."""
     from secretstores_vault import kv
 
     kv.store(client, name, value)
