@@ -17,41 +17,15 @@ reads answer "not found" meanwhile.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections import OrderedDict
-
 from secretstores.errors import StoreError, TransientError
+from secretstores.writes import WriteAttempts
 from secretstores_azure.client import AzureClient, sign_in
 from secretstores_azure.config import AzureConfig
 from secretstores_azure.errors import BEING_CHANGED, DELETED_BUT_RECOVERABLE, KeyVaultError, call
 from secretstores_azure.identifiers import IdentifierError, listed, plain
 
-#: How many write request ids are remembered to recognise a retry.
-REMEMBERED = 4096
-_attempted: OrderedDict[str, None] = OrderedDict()
-_attempted_lock = threading.Lock()
-
-
-def _new_lock_in_child() -> None:
-    # A fork while another thread held the lock would leave the child's copy held.
-    global _attempted_lock
-    _attempted_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_new_lock_in_child)
-
-
-def _first_attempt(request_id: str) -> bool:
-    """Whether this is the first attempt of the write ``request_id`` (and remember it)."""
-    with _attempted_lock:
-        if request_id in _attempted:
-            _attempted.move_to_end(request_id)
-            return False
-        _attempted[request_id] = None
-        while len(_attempted) > REMEMBERED:
-            _attempted.popitem(last=False)
-        return True
+#: The writes attempted, to recognise a retry (see :mod:`secretstores.writes`).
+_attempts = WriteAttempts()
 
 
 def _holds(client: AzureClient, secret: str, value: str) -> bool:
@@ -96,7 +70,7 @@ def _put(client: AzureClient, secret: str, value: str) -> bool:
 def store(client: AzureClient, name: str, value: str, request_id: str | None = None) -> bool:
     """Make ``value`` the current version of secret ``name``, recovering a deleted secret."""
     secret = _name(client, name, "write")
-    if request_id is not None and not _first_attempt(request_id) \
+    if request_id is not None and not _attempts.first(request_id) \
             and _holds(client, secret, value):
         return True  # an earlier attempt of this write went through
     if _put(client, secret, value):

@@ -14,12 +14,10 @@ second version. First attempts never pay that extra read.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from secretstores.errors import AccessDeniedError, StoreError, WriteConflictError
+from secretstores.writes import WriteAttempts
 from secretstores_gcp.errors import ApiFailure
 from secretstores_gcp.identifiers import IdentifierError, SecretRef, writable
 from secretstores_gcp.read import crc32c
@@ -27,31 +25,8 @@ from secretstores_gcp.read import crc32c
 if TYPE_CHECKING:
     from secretstores_gcp.client import GcpClient
 
-#: How many write request ids are remembered to recognise a retry.
-REMEMBERED = 4096
-_attempted: OrderedDict[str, None] = OrderedDict()
-_attempted_lock = threading.Lock()
-
-
-def _new_lock_in_child() -> None:
-    # A fork while another thread held the lock would leave the child's copy held.
-    global _attempted_lock
-    _attempted_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_new_lock_in_child)
-
-
-def _first_attempt(request_id: str) -> bool:
-    """Whether this is the first attempt of the write ``request_id`` (and remember it)."""
-    with _attempted_lock:
-        if request_id in _attempted:
-            _attempted.move_to_end(request_id)
-            return False
-        _attempted[request_id] = None
-        while len(_attempted) > REMEMBERED:
-            _attempted.popitem(last=False)
-        return True
+#: The writes attempted, to recognise a retry (see :mod:`secretstores.writes`).
+_attempts = WriteAttempts()
 
 
 def _ref(client: GcpClient, name: str, action: str) -> SecretRef:
@@ -81,7 +56,7 @@ def put(client: GcpClient, name: str, value: str, request_id: str) -> bool:
     """Add ``value`` as the newest version of secret ``name``, creating the secret if needed."""
     ref = _ref(client, name, "store")
     data = value.encode("utf-8")
-    if not _first_attempt(request_id) and _holds(client, ref, data):
+    if not _attempts.first(request_id) and _holds(client, ref, data):
         return True  # an earlier attempt of this write went through
     payload = {"data": data, "data_crc32c": crc32c(data)}
     add = {"parent": ref.secret_path, "payload": payload}

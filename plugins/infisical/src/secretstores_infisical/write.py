@@ -13,9 +13,6 @@ saying so. Every call sends ``type: shared``.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 from secretstores.errors import (
     AccessDeniedError,
     MisconfiguredError,
@@ -23,6 +20,7 @@ from secretstores.errors import (
     StoreUnavailableError,
     Unauthorized,
 )
+from secretstores.writes import WriteAttempts
 from secretstores_infisical.client import (
     Failure,
     InfisicalClient,
@@ -76,22 +74,8 @@ def failed(client: InfisicalClient, action: str, what: str, folder: str, failure
     return StoreUnavailableError(f"cannot {action} {what}: Infisical answered {message}")
 
 
-#: How many write request ids are remembered to recognise a retry.
-REMEMBERED = 4096
-_attempted: OrderedDict[str, None] = OrderedDict()
-_attempted_lock = threading.Lock()
-
-
-def _first_attempt(request_id: str) -> bool:
-    """Whether this is the first attempt of the write ``request_id`` (and remember it)."""
-    with _attempted_lock:
-        if request_id in _attempted:
-            _attempted.move_to_end(request_id)
-            return False
-        _attempted[request_id] = None
-        while len(_attempted) > REMEMBERED:
-            _attempted.popitem(last=False)
-        return True
+#: The writes attempted, to recognise a retry (see :mod:`secretstores.writes`).
+_attempts = WriteAttempts()
 
 
 def _holds(client: InfisicalClient, ref: SecretRef, value: str) -> bool:
@@ -111,7 +95,7 @@ def put(client: InfisicalClient, name: str, value: str, request_id: str | None =
     """Give secret ``name`` the value ``value``, creating it when it does not exist."""
     ref = _ref(client, name, "store")
     config = client.config
-    if request_id is not None and not _first_attempt(request_id) \
+    if request_id is not None and not _attempts.first(request_id) \
             and _holds(client, ref, value):
         return True  # an earlier attempt of this write went through
     common = {"secret_path": ref.folder, "environment_slug": config.environment,
