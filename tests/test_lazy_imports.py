@@ -48,3 +48,11 @@ assert plugins.failed == [], plugins.failed
 assert "toy" in plugins.store_types()
 """)
     assert [name for name in PROVIDER_SDKS if loaded[name]] == []
+
+
+def test_the_cli_starts_without_templates_or_configuration(run_python) -> None:
+    # `secretstores --version` and `--help` load the commands, not what they use
+    loaded = _loaded(run_python, "from secretstores.cli import main\n")
+    heavy = [name for name in ("jinja2", "cryptography", "diskcache", "sqlite3",
+                               "secretstores.api", *PROVIDER_SDKS) if loaded[name]]
+    assert heavy == []

@@ -8,14 +8,16 @@ Each value is escaped by the template filter of its format
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import click
 
 from secretstores.cli import Options, main, pass_options
 from secretstores.cli.files import read_template
-from secretstores.cli.lookup import Lookup, as_text, check_store, fetch_all, plan, value_of
 from secretstores.errors import SecretStoresError
-from secretstores.templating.filters import dotenv_filter, json_filter, shell_filter, yaml_filter
+
+if TYPE_CHECKING:
+    from secretstores.cli.lookup import Lookup
 
 #: A variable name in every format: what POSIX shells accept.
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -44,6 +46,13 @@ def _parse(item: str) -> tuple[str | None, str, str]:
 
 
 def _format(variables: list[tuple[str, str]], output: str) -> str:
+    from secretstores.templating.filters import (
+        dotenv_filter,
+        json_filter,
+        shell_filter,
+        yaml_filter,
+    )
+
     if output == "json":
         if not variables:
             return "{}\n"
@@ -72,6 +81,8 @@ def export(options: Options, references: tuple[str, ...], output: str,
     (vault.db_creds.password is DB_CREDS_PASSWORD). Values are escaped for the
     format: dotenv (NAME="..."), shell (export NAME='...'), json, yaml.
     """
+    from secretstores.cli.lookup import as_text, check_store, fetch_all, plan, value_of
+
     configured = options.stores()
     wanted: list[tuple[str, str, str]] = []  # (variable, store, reference)
     for item in references:

@@ -16,7 +16,6 @@ from typing import Any
 
 import attrs
 
-from secretstores.config.suggest import did_you_mean
 from secretstores.errors import (
     AccessDeniedError,
     SecretNotFoundError,
@@ -183,3 +182,13 @@ def as_json(value: Any, *, whole: bool) -> Any:
 
 __all__ = ["Lookup", "as_json", "as_text", "check_store", "drill",
            "fetch_all", "parse_json", "plan", "value_of"]
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the candidate nearest ``name``, else ``""`` (the
+    configuration package is imported only when a name is wrong: ``--version`` and
+    ``--help`` stay fast)."""
+    from secretstores.config.suggest import did_you_mean as suggest
+
+    return suggest(name, candidates)
+
