@@ -24,7 +24,7 @@ import tempfile
 import time
 
 from _proxy import ProxyProcess
-from _util import PYTHON, ROOT, report, side_by_side
+from _util import PYTHON, ROOT, cold_against_sdk, report
 
 PER_STORE = 20
 WIDE = 200
@@ -84,19 +84,14 @@ def cold(setup: Setup, rounds: int) -> None:
     expected = stores.render_string(text)  # authenticates (a static token: no request)
     sdk = InfisicalSDKClient(host=setup.url, token=setup.token, cache_ttl=None)
 
-    def ours() -> None:
-        stores.invalidate()
-        assert stores.render_string(text) == expected
-
     def theirs() -> None:
         for i in range(PER_STORE):
             sdk.secrets.get_secret_by_name(secret_name=f"KEY_{i}", project_id=setup.project,
                                            environment_slug="prod", secret_path="/bench")
 
-    mine, sdk_loop = side_by_side(ours, theirs, number=1, repeat=rounds)
-    report("infisical", f"render {PER_STORE} refs / 1 folder, empty cache", mine * 1000,
-           sdk_loop * 1000, "ms", comparison="SDK get_secret_by_name one after another",
-           target=">= 10x faster", met=sdk_loop / mine >= 10)
+    ours = cold_against_sdk("infisical", f"render {PER_STORE} refs / 1 folder, empty cache",
+                            "SDK get_secret_by_name one after another", stores, text, expected,
+                            theirs, rounds=rounds)
     setup.proxy.reset()
     ours()
     report("infisical", "  requests reaching Infisical", setup.proxy.total(), None, "count",
