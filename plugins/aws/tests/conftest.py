@@ -24,7 +24,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from secretstores.api import SecretStores
-from secretstores.cache import SecretCache
+from secretstores.testing import one_store_stores
 from secretstores.testing.faults import Fault, FaultProxy
 
 REGION = "us-east-1"
@@ -192,21 +192,8 @@ def configuration(endpoint: str, **extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def make_stores(tmp_path: Path) -> Iterator[Any]:
     """``make_stores(configuration, **store_options)`` -> SecretStores with one store ``aws``."""
-    made: list[SecretStores] = []
-
-    def make(config: dict[str, Any], **options: Any) -> SecretStores:
-        definition = {"name": STORE, "type": "aws_secrets_manager", "configuration": config,
-                      **options}
-        # one disk tier for the test, a memory tier each: like processes of one user
-        cache = SecretCache(tmp_path / "cache", key_file=tmp_path / "cache.key")
-        stores = SecretStores.from_dict({"stores": [definition], "defaultStores": False},
-                                        cache=cache)
-        made.append(stores)
-        return stores
-
-    yield make
-    for stores in made:
-        stores.close()
+    with one_store_stores(tmp_path, STORE, "aws_secrets_manager") as make:
+        yield make
 
 
 @pytest.fixture

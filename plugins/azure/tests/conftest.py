@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from azkv_world import AzureWorld, Principal
 
 from secretstores.api import SecretStores
-from secretstores.cache import SecretCache
+from secretstores.testing import one_store_stores
 
 STORE = "az"
 
@@ -79,20 +79,8 @@ def make_stores(tmp_path: Path) -> Iterator[Any]:
 
     Every store made in a test shares one disk cache (like processes of one user).
     """
-    made: list[SecretStores] = []
-
-    def make(configuration: dict[str, Any], **options: Any) -> SecretStores:
-        definition = {"name": STORE, "type": "azure_key_vault",
-                      "configuration": configuration, **options}
-        cache = SecretCache(tmp_path / "cache", key_file=tmp_path / "cache.key")
-        stores = SecretStores.from_dict({"stores": [definition], "defaultStores": False},
-                                        cache=cache)
-        made.append(stores)
-        return stores
-
-    yield make
-    for stores in made:
-        stores.close()
+    with one_store_stores(tmp_path, STORE, "azure_key_vault") as make:
+        yield make
 
 
 @pytest.fixture

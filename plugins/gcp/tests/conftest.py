@@ -27,7 +27,7 @@ from gcptest_env import DISABLED_API, MAIN, OTHER, STORE, Accounts, configuratio
 from gcptest_server import CLOUD_PLATFORM, SecretManagerServer, crc32c
 
 from secretstores.api import SecretStores
-from secretstores.cache import SecretCache
+from secretstores.testing import one_store_stores
 
 
 @pytest.fixture(scope="session")
@@ -120,20 +120,8 @@ def store_config(server: SecretManagerServer) -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def make_stores(tmp_path: Path) -> Iterator[Callable[..., SecretStores]]:
     """``make_stores(configuration, **store_options)`` -> SecretStores with one store ``gcp``."""
-    made: list[SecretStores] = []
-
-    def make(config: dict[str, Any], **options: Any) -> SecretStores:
-        definition = {"name": STORE, "type": "gcp_secret_manager", "configuration": config,
-                      **options}
-        cache = SecretCache(tmp_path / "cache", key_file=tmp_path / "cache.key")
-        stores = SecretStores.from_dict({"stores": [definition], "defaultStores": False},
-                                        cache=cache)
-        made.append(stores)
-        return stores
-
-    yield make
-    for stores in made:
-        stores.close()
+    with one_store_stores(tmp_path, STORE, "gcp_secret_manager") as make:
+        yield make
 
 
 @pytest.fixture

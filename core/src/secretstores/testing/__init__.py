@@ -30,6 +30,8 @@ from secretstores.testing.leaks import (
     exception_texts,
     leaked_forms,
 )
+from secretstores.testing.stores import one_store_stores
 
 __all__ = ["CANARY", "ERROR_TEMPLATES", "StoreContract", "StoreHarness", "count_fetch_calls",
-           "error_templates", "exception_texts", "leaked_forms", "record_events"]
+           "error_templates", "exception_texts", "leaked_forms", "one_store_stores",
+           "record_events"]
