@@ -61,7 +61,8 @@ class SecretStores:
             for name, spec in config.stores.items()
         }
         self._memory = self.cache.getter  # the warm path's lookup into the memory tier
-        self._renderer = Renderer(self._runtimes, self._memory, limits or DEFAULT_LIMITS)
+        self._renderer = Renderer(self._runtimes, self._memory, limits or DEFAULT_LIMITS,
+                                  self.cache.count_memory_hits)
 
     def __repr__(self) -> str:
         return f"SecretStores(stores={sorted(self._runtimes)!r}, source={self.config.source!r})"
@@ -165,6 +166,7 @@ class SecretStores:
             if identifier is not None:
                 entry = self._memory(runtime.memory_key(identifier))
                 if entry is not None and entry[0] > time.monotonic():
+                    self.cache.count_memory_hits()
                     if self.plugins.listening:
                         runtime.emit_cached([identifier])
                     value: str = entry[1]

@@ -230,10 +230,12 @@ class Renderer:
         runtimes: Mapping[str, StoreRuntime],
         memory: Callable[[Any], tuple[Any, ...] | None],
         limits: TemplateLimits = DEFAULT_LIMITS,
+        count_hits: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._runtimes = runtimes
         self.limits = limits
         self._memory = memory
+        self._count_hits = count_hits  # answers the warm path served (cache stats)
         self._specs: dict[str, StoreSpec] = {n: r.spec for n, r in runtimes.items()}
         plugins = next(iter(runtimes.values())).plugins if runtimes else None
         self._listening: Callable[[], bool] = (
@@ -345,6 +347,7 @@ class Renderer:
         pending: dict[str, dict[str, list[Slot]]] = {}
         now = time.monotonic()
         get = self._memory
+        hits = 0
         for item in compiled:
             if item.failed:
                 values.update(item.failed)
@@ -352,6 +355,7 @@ class Renderer:
                 # the warm path: one dict lookup per reference, no I/O, no locks
                 entry = get(slot.key)
                 if entry is not None and entry[0] > now:
+                    hits += 1
                     memo = slot.memo
                     if memo is None or memo[0] is not entry[1]:
                         memo = slot.memo = (entry[1], secret_value(entry[1], slot.label))
@@ -359,6 +363,8 @@ class Renderer:
                 else:
                     pending.setdefault(slot.runtime.name, {}).setdefault(
                         slot.identifier, []).append(slot)
+        if hits:
+            self._count_hits(hits)
         if pending:
             self._fetch_pending(pending, values)
         if self._listening():
@@ -390,6 +396,7 @@ class Renderer:
                         + slot.hint, name=slot.label)
                 else:
                     return None
+        self._count_hits(sum(len(item.slots) for item in compiled))
         if self._listening():
             self._emit_cached(compiled, {})
         return values
