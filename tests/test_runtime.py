@@ -847,3 +847,24 @@ def test_a_child_forked_while_another_thread_held_the_plugin_lock(
     finally:
         leave.set()
         holder.join()
+
+
+@pytest.mark.parametrize("quoting", ["json", "base64", "upper"])
+def test_a_write_error_quoting_the_value_in_any_form_is_redacted(scripted: Any,
+                                                                 quoting: str) -> None:
+    """A provider whose error quotes the value being written, escaped or encoded: the
+    same forms are hidden as in template errors (one redaction for both)."""
+    import base64
+    import json
+
+    value = 'pa"ss\nword-7f3c9a'
+    shown = {"json": json.dumps(value)[1:-1], "base64": base64.b64encode(value.encode()).decode(),
+             "upper": value.upper()}[quoting]
+
+    def write(name: str, written: str, request_id: str) -> bool:
+        raise StoreUnavailableError(f"the store refused the body {shown}")
+
+    _, stores = scripted(capabilities={"read", "write"}, store={"readOnly": False}, write=write)
+    with pytest.raises(StoreUnavailableError) as info:
+        stores.put("s", "k", value)
+    assert shown not in str(info.value) and "<redacted>" in str(info.value)

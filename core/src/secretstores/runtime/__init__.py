@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_all
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, quote_plus, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
@@ -53,6 +53,7 @@ from secretstores.errors import (
     clone_error,
 )
 from secretstores.model import Capability, FetchResult, Session, Status, StoreEvent, StoreSpec
+from secretstores.redaction import forms
 from secretstores.runtime.fetching import (
     LEFT_OUT,
     SHARED_POLL,
@@ -90,12 +91,8 @@ def _fingerprint(spec: StoreSpec) -> str:
 
 
 def _forms(*values: str | None) -> list[str]:
-    """Each value as it is and as a URL or a form body would carry it."""
-    forms: list[str] = []
-    for value in values:
-        if value:
-            forms += [value, quote(value, safe=""), quote_plus(value)]
-    return forms
+    """Each value in every form a message may carry it (see :mod:`secretstores.redaction`)."""
+    return [form for value in values if value for form in forms(value)]
 
 
 def _leaves(value: Any) -> list[str]:

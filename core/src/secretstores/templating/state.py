@@ -9,24 +9,21 @@ as ``<computed>``, never as its text (see :meth:`RenderState.shown`).
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import contextvars
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from jinja2.exceptions import UndefinedError
 
 from secretstores.errors import TemplateError
+from secretstores.redaction import redact_forms
 
 #: What a render shows in place of a key, name or value it computed.
 COMPUTED = "<computed>"
 
 #: The text secret values are replaced with in messages (the second line of defence).
-REDACTED = "<redacted>"
 
 
 class ProblemReported(UndefinedError):
@@ -160,45 +157,6 @@ def note(message: str) -> str:
         raise UndefinedError(message)
     state.report(message)
     return ""
-
-
-def _forms(text: str) -> list[str]:
-    """A value as messages might carry it: whole, transformed, and its JSON leaves."""
-    texts = [text]
-    if text.lstrip()[:1] in ("{", "["):
-        with contextlib.suppress(ValueError, RecursionError):
-            texts += _leaves(json.loads(text))
-    forms: list[str] = []
-    for item in texts:
-        forms += [item, item.upper(), item.lower(), quote(item, safe=""), quote_plus(item),
-                  json.dumps(item)[1:-1], base64.b64encode(item.encode()).decode()]
-    return forms
-
-
-def _leaves(value: Any) -> list[str]:
-    """Every string and number inside a parsed JSON value (without recursion)."""
-    leaves: list[str] = []
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            leaves.append(item)
-        elif isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, int | float) and not isinstance(item, bool):
-            leaves.append(str(item) if not isinstance(item, int) or item.bit_length() < 4000
-                          else "")
-    return leaves
-
-
-def redact_forms(text: str, values: Iterable[str]) -> str:
-    """``text`` with every form of every value (3 characters or more) replaced."""
-    forms = {form for value in values for form in _forms(value) if len(form) >= 3}
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, REDACTED)
-    return text
 
 
 def describe(exc: BaseException) -> str:
