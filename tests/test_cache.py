@@ -410,23 +410,28 @@ def test_a_read_in_flight_in_another_process_cannot_undo_a_write(
     make_stores, tmp_path: Path, toy_file: Callable[..., str]
 ) -> None:
     """Two processes share the disk tier (two SecretCache objects here: separate memory
-    tiers, one directory). B's read begins, A writes and drops the cache, B's read
-    answers the old value after the write: it must not reach the shared tier."""
+    tiers, one directory). B's read has the old value in hand, A writes and drops the
+    cache, B's answer arrives after the write: it must not reach the shared tier."""
+    log, hold = tmp_path / "reads.log", tmp_path / "hold"
     path = toy_file({"k": "old"})
     definition = {"stores": [{"name": "t", "type": "toy", "readOnly": False,
-                              "configuration": {"path": path, "delay": 0.5}}],
+                              "configuration": {"path": path, "log": str(log),
+                                                "hold": str(hold)}}],
                   "defaultStores": False}
     a = make_stores(definition, cache=SecretCache())
     b = make_stores(definition, cache=SecretCache())
-    reading = threading.Thread(target=lambda: b.fetch("t", ["k"]))
+    answers: list[str | None] = []
+    reading = threading.Thread(target=lambda: answers.append(b.fetch("t", ["k"])["k"].value))
     reading.start()
-    time.sleep(0.1)  # B's read is under way (it takes 0.5 s)
-    Path(path).write_text(json.dumps({"k": "new"}))
-    a.invalidate("t")  # what a write through A does after writing
-    reading.join()
-    c = make_stores({**definition, "stores": [{**definition["stores"][0],  # type: ignore
-                                               "configuration": {"path": path}}]},
-                    cache=SecretCache())
+    deadline = time.monotonic() + 30
+    while "k held" not in (log.read_text() if log.exists() else ""):  # B read "old"
+        assert time.monotonic() < deadline, "B's read never started"
+        time.sleep(0.005)
+    a.put("t", "k", "new")  # writes, then drops the store's cached values
+    hold.write_text("")  # B's answer ("old") arrives now, after the write
+    reading.join(30)
+    assert answers == ["old"]
+    c = make_stores(definition, cache=SecretCache())  # a third process, same store
     assert c.get("t", "k") == "new"  # not B's late "old" from the disk tier
 
 

@@ -510,7 +510,7 @@ def test_cache_stats_counts_only_entries_and_locks_in_force(make_stores,
     for i in range(5):
         stores.get("t", f"k{i}")
     runtime = stores.runtime("t")
-    taken, _ = stores.cache.lock(runtime.scope, runtime.cache_policy, ["a", "b"], 0.5)
+    taken, _ = stores.cache.lock(runtime.scope, runtime.cache_policy, ["a", "b"], 1.0)
     assert taken == {"a", "b"}
     stats = stores.cache.stats()
     assert (stats["entries"], stats["locks"]) == (5, 2)

@@ -282,3 +282,15 @@ def test_put_key_detects_a_write_made_meanwhile(config: str) -> None:
     assert "nothing was written" in rest
     assert json.loads(ok(cli("-c", config, "get", "s", "shared")).stdout) == \
         {"a": "other writer"}
+
+
+def test_export_of_a_template_keeps_keys_with_quotes_and_dots(config: str,
+                                                              tmp_path: Path) -> None:
+    ok(cli("-c", config, "put", "s", "odd", stdin=json.dumps(
+        {'a"b': "quoted", "c.d": "dotted", "e\\f": "slashed"})))
+    template = tmp_path / "t.j2"
+    template.write_text('{{ secrets.s.odd["a\\"b"] }} {{ secrets.s.odd["c.d"] }} '
+                        '{{ secrets.s.odd["e\\\\f"] }}')
+    exported = json.loads(ok(cli("-c", config, "export", "-t", str(template),
+                                 "-f", "json")).stdout)
+    assert sorted(exported.values()) == ["dotted", "quoted", "slashed"]

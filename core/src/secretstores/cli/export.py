@@ -7,6 +7,7 @@ Each value is escaped by the template filter of its format
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -93,7 +94,7 @@ def export(options: Options, references: tuple[str, ...], output: str,
         for ref in configured.references(source, name=template_name):
             if ref.key is None:
                 continue  # a key computed at run time: not known before rendering
-            path = "".join(f".{p}" if p.replace("_", "a").isalnum() else f'["{p}"]'
+            path = "".join(f".{p}" if p.replace("_", "a").isalnum() else f"[{json.dumps(p)}]"
                            for p in ref.path)
             wanted.append((_derived_name(ref.key, ref.path), ref.store, ref.key + path))
     if not wanted:
