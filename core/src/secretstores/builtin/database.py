@@ -57,7 +57,7 @@ class Database:
         self._connections: list[Any] = []
         self._lock = threading.Lock()
         self._mark = "%s" if self.postgres else "?"
-        self._checked = False  # the SQLite file's mode was checked once
+        self._checked = False  # the SQLite file and its directory were prepared
         self._create()
 
     def __repr__(self) -> str:
@@ -99,13 +99,13 @@ class Database:
                     f"cannot connect to PostgreSQL: {type(exc).__name__}"
                 ) from None
         path = Path(self.url.removeprefix("sqlite:///").removeprefix("sqlite://"))
-        private_dir(path.parent)  # a directory the user named keeps its mode
-        try:  # created 0600 before SQLite opens it (its WAL files take the same mode)
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            if not self._checked:
+        if not self._checked:  # once per Database, not per pooled connection
+            private_dir(path.parent)  # a directory the user named keeps its mode
+            try:  # created 0600 before SQLite opens it (its WAL files take the same mode)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
                 private_file(path, "the database file")
-        self._checked = True
+            self._checked = True
         connection = sqlite3.connect(path, timeout=self.timeout, isolation_level=None,
                                      check_same_thread=False)
         try:

@@ -78,7 +78,6 @@ class SecretCache:
     :param directory: the disk tier's directory (default: :func:`paths.cache_dir`).
     :param key_file: the key file (default: ``<data dir>/keys/cache.key``).
     :param enabled: False turns the cache off entirely (nothing read or written).
-    :param memory: False turns the in-memory tier off.
     :param memory_entries: how many entries the memory tier keeps at most.
     """
 
@@ -88,7 +87,6 @@ class SecretCache:
         *,
         key_file: str | Path | None = None,
         enabled: bool = True,
-        memory: bool = True,
         memory_entries: int = DEFAULT_MEMORY_ENTRIES,
     ) -> None:
         self.enabled = enabled
@@ -96,7 +94,6 @@ class SecretCache:
         key_path = Path(key_file) if key_file else data_dir() / "keys" / "cache.key"
         self._disk = DiskTier(self.directory, key_path)
         self._memory = MemoryTier(memory_entries)
-        self._memory_enabled = memory
         # Advanced by every invalidation, per scope and all at once.
         self._generations: dict[str, int] = {}
         self._epoch = 0
@@ -149,7 +146,7 @@ class SecretCache:
     def memory_scope(self, scope: str, policy: CachePolicy) -> str | None:
         """The first half of a store's memory keys (compute it once per store); None when
         the store keeps nothing in memory."""
-        if not self.enabled or not self._memory_enabled or policy.ttl <= 0:
+        if not self.enabled or policy.ttl <= 0:
             return None
         return f"{scope}|{policy.key}"
 

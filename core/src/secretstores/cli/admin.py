@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import click
@@ -22,6 +21,8 @@ def _check_all(configured: Any, names: list[str]) -> dict[str, tuple[bool, str]]
         except SecretStoresError as exc:
             reason = exc.reason if isinstance(exc, StoreError) else str(exc)
             return False, " ".join(reason.split())
+
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
         return dict(zip(names, pool.map(check, names), strict=True))

@@ -112,8 +112,7 @@ def value_of(spec: StoreSpec, lookup: Lookup,
         if result.status is not Status.NOT_FOUND and failure is None:
             failure = result
     if failure is not None:
-        error = AccessDeniedError if failure.status is Status.DENIED else StoreUnavailableError
-        if error is AccessDeniedError:
+        if failure.status is Status.DENIED:
             raise AccessDeniedError(f"{reference}: {failure.message}", store=spec.name,
                                     reference=reference)
         raise StoreUnavailableError(f"{reference}: {failure.message}", store=spec.name)

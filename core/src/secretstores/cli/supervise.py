@@ -224,7 +224,7 @@ def _supervise_with_handlers(supervisor: Supervisor, environment: Mapping[str, s
                     supervisor.send(reload_signal)
                 else:  # restart
                     supervisor.send(signal.SIGTERM)
-                    while (status := supervisor.reap()) is None:
+                    while supervisor.reap() is None:
                         time.sleep(0.05)
                     supervisor.drain()
                     supervisor.start(changed)

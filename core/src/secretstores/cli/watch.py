@@ -15,9 +15,7 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import time
-import tomllib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -80,6 +78,8 @@ def load_pairs(path: str) -> tuple[list[Pair], float | None]:
     except OSError as exc:
         raise SecretStoresError(f"cannot read {path}: "
                                 f"{exc.strerror or type(exc).__name__}") from None
+    import tomllib
+
     try:
         data: Any = json.loads(raw) if path.endswith(".json") else tomllib.loads(raw.decode())
     except (ValueError, UnicodeDecodeError) as exc:
@@ -219,6 +219,8 @@ class Watcher:
 
     @staticmethod
     def _run(command: str, outputs: list[str]) -> None:
+        import subprocess  # here, not at start-up: --version and --help stay fast
+
         try:
             completed = subprocess.run(command, shell=True, check=False,
                                        stdin=subprocess.DEVNULL)

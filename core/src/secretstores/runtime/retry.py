@@ -33,11 +33,6 @@ class Deadline:
         """Seconds left (0 when past)."""
         return max(0.0, self.at - time.monotonic())
 
-    @property
-    def expired(self) -> bool:
-        """Whether the deadline has passed."""
-        return time.monotonic() >= self.at
-
 
 @attrs.frozen
 class RetryPolicy:
