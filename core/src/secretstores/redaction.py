@@ -17,10 +17,13 @@ from urllib.parse import quote, quote_plus
 REDACTED = "<redacted>"
 
 
-def forms(text: str) -> list[str]:
-    """A value as messages might carry it: whole, transformed, and its JSON leaves."""
+def forms(text: str, *, json_leaves: bool = True) -> list[str]:
+    """A value as messages might carry it: whole, transformed, and (``json_leaves``)
+    each string and number of it when it is JSON. Credentials from a configuration
+    are redacted without their JSON leaves: a service-account key's project and
+    account names are not secret, and messages need them."""
     texts = [text]
-    if text.lstrip()[:1] in ("{", "["):
+    if json_leaves and text.lstrip()[:1] in ("{", "["):
         with contextlib.suppress(ValueError, RecursionError):
             texts += _leaves(json.loads(text))
     found: list[str] = []

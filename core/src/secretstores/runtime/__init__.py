@@ -116,7 +116,7 @@ def _secret_config_values(config: Any) -> tuple[str, ...]:
         if not is_secret(field):
             continue
         for text in _leaves(getattr(config, field.name)):
-            values += _forms(text)
+            values += forms(text, json_leaves=False)
             if "://" in text:
                 password = urlsplit(text).password
                 if password:
